@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.url().optional());
+const optionalString = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
+/** A rate limit written as `points/seconds`, e.g. `3/600` = 3 per 10 minutes. */
+const limit = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      const m = /^(\d+)\/(\d+)$/.exec(v.trim());
+      if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
+        ctx.addIssue({ code: 'custom', message: 'must look like <points>/<seconds>, e.g. 3/600' });
+        return z.NEVER;
+      }
+      return { points: Number(m[1]), durationS: Number(m[2]) };
+    });
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: intFrom(3000, 0, 65535),
+  GRPC_PORT: intFrom(50051, 0, 65535),
+  // Behind a load balancer, take the client IP from X-Forwarded-For (rate limits key on it).
+  TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().default('./data'),
+
+  DATABASE_URL: optionalUrl,
+  DATABASE_POOL_MAX: intFrom(10, 1, 500),
+  REDIS_URL: optionalUrl,
+
+  S3_ENDPOINT: optionalUrl,
+  S3_ACCESS_KEY: optionalString,
+  S3_SECRET_KEY: optionalString,
+  S3_BUCKET: z.string().default('snaptalker-attachments'),
+  S3_REGION: z.string().default('us-east-1'),
+
+  OTP_WEBHOOK_URL: optionalUrl,
+  OTP_WEBHOOK_TIMEOUT_MS: intFrom(5_000, 100, 60_000),
+
+  JWT_SECRET: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(32, 'must be at least 32 characters').optional(),
+  ),
+  ACCESS_TOKEN_TTL_S: intFrom(900, 10, 86_400),
+  REFRESH_TOKEN_TTL_DAYS: intFrom(30, 1, 365),
+  ARGON2_MEMORY_KIB: intFrom(19_456, 1_024, 1_048_576),
+  ARGON2_ITERATIONS: intFrom(2, 1, 20),
+  ARGON2_PARALLELISM: intFrom(1, 1, 16),
+  MAX_DEVICES_PER_ACCOUNT: intFrom(5, 1, 100),
+
+  RATE_LIMIT_REGISTER_PHONE: limit('3/600'),
+  RATE_LIMIT_REGISTER_IP: limit('20/3600'),
+  RATE_LIMIT_VERIFY_IP: limit('30/600'),
+  RATE_LIMIT_LOGIN_ACCOUNT: limit('10/900'),
+  RATE_LIMIT_LOGIN_IP: limit('50/900'),
+  RATE_LIMIT_REFRESH_DEVICE: limit('60/3600'),
+  RATE_LIMIT_BUNDLE_REQUESTER: limit('60/60'),
+  RATE_LIMIT_BUNDLE_TARGET: limit('300/3600'),
+  RATE_LIMIT_MESSAGES_USER: limit('200/2'),
+
+  PREKEY_LOW_WATERMARK: intFrom(10, 1, 100),
+  MESSAGE_TTL_DAYS: intFrom(30, 1, 3650),
+  DELIVERED_RETENTION_HOURS: intFrom(24, 0, 24 * 365),
+  MAX_RECIPIENT_DEVICES: intFrom(16, 1, 1000),
+  WS_PING_INTERVAL_S: intFrom(30, 1, 3600),
+  SHUTDOWN_TIMEOUT_MS: intFrom(10_000, 100, 120_000),
+  READY_CHECK_TIMEOUT_MS: intFrom(2_000, 100, 30_000),
+});
+
+export type Env = z.infer<typeof envSchema>;

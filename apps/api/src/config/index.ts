@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import { type Env, envSchema } from './env.js';
+
+export type RateLimitRule = { points: number; durationS: number };
+
+export type Config = Env & {
+  dataDir: string;
+  /** Which implementation each infrastructure interface gets, decided once here. */
+  backends: {
+    database: 'postgres' | 'pglite';
+    redis: 'redis' | 'memory';
+    storage: 's3' | 'disk';
+    sms: 'webhook' | 'console';
+  };
+};
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once; the only place that reads process.env. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`invalid configuration: ${name}: ${issue?.message ?? 'invalid'}`);
+  }
+  const e = parsed.data;
+  if (e.S3_ENDPOINT && (!e.S3_ACCESS_KEY || !e.S3_SECRET_KEY)) {
+    throw new ConfigError(
+      'invalid configuration: S3_ACCESS_KEY: S3_ACCESS_KEY and S3_SECRET_KEY are required with S3_ENDPOINT',
+    );
+  }
+  return {
+    ...e,
+    dataDir: resolve(e.DATA_DIR),
+    backends: {
+      database: e.DATABASE_URL ? 'postgres' : 'pglite',
+      redis: e.REDIS_URL ? 'redis' : 'memory',
+      storage: e.S3_ENDPOINT ? 's3' : 'disk',
+      sms: e.OTP_WEBHOOK_URL ? 'webhook' : 'console',
+    },
+  };
+}

@@ -1,0 +1,50 @@
+export const errorStatus = {
+  VALIDATION_FAILED: 400,
+  INVALID_SIGNATURE: 400,
+  UNAUTHORIZED: 401,
+  INVALID_CREDENTIALS: 401,
+  INVALID_CODE: 401,
+  TOKEN_REUSED: 401,
+  FORBIDDEN: 403,
+  NOT_VERIFIED: 403,
+  BANNED: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  MISMATCHED_DEVICES: 409,
+  STALE_DEVICES: 410,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+/** The one error type services throw; every transport maps it from the code alone. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    /** Seconds until a rate-limited caller may retry. */
+    readonly retryAfterS?: number,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  get status(): number {
+    return errorStatus[this.code];
+  }
+}
+
+export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details: Record<string, unknown> };
+}
+
+export function errorBody(e: AppError): ErrorBody {
+  return { error: { code: e.code, message: e.message, details: e.details } };
+}

@@ -1,0 +1,40 @@
+import type { Redis } from 'ioredis';
+import type { Broker, Unsubscribe } from './broker.js';
+import { TopicHandlers } from './topic-handlers.js';
+
+const PREFIX = 'st:bus:';
+
+/** Redis pub/sub; one subscriber connection per process, multiplexed over all topics. */
+export class RedisBroker implements Broker {
+  readonly backend = 'redis' as const;
+  private readonly handlers = new TopicHandlers();
+
+  constructor(
+    private readonly pub: Redis,
+    private readonly sub: Redis,
+  ) {
+    sub.on('message', (channel: string, message: string) => {
+      if (channel.startsWith(PREFIX)) this.handlers.dispatch(channel.slice(PREFIX.length), message);
+    });
+  }
+
+  async publish(topic: string, payload: string): Promise<void> {
+    await this.pub.publish(PREFIX + topic, payload);
+  }
+
+  async subscribe(topic: string, handler: (payload: string) => void): Promise<Unsubscribe> {
+    if (this.handlers.add(topic, handler).first) await this.sub.subscribe(PREFIX + topic);
+    return async () => {
+      if (this.handlers.remove(topic, handler).last) await this.sub.unsubscribe(PREFIX + topic).catch(() => {});
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.pub.ping();
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+    this.sub.disconnect();
+  }
+}

@@ -1,0 +1,45 @@
+import { createDatabase, type PrismaClient } from '@snaptalker/db';
+import type { Logger } from 'pino';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+
+export interface Db {
+  readonly backend: 'postgres' | 'pglite';
+  readonly prisma: PrismaClient;
+  /** Connection string (for the migration runner). */
+  readonly url: string;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openDb(opts: {
+  url: string | undefined;
+  dataDir: string;
+  poolMax: number;
+  log: Logger;
+}): Promise<Db> {
+  let embedded: EmbeddedPostgres | undefined;
+  let url = opts.url;
+  if (!url) {
+    embedded = await startEmbeddedPostgres(opts.dataDir);
+    url = embedded.url;
+  }
+  const database = createDatabase({
+    connectionString: url,
+    // PGlite is one backend behind a queue: a big pool only adds waiting.
+    poolMax: embedded ? Math.min(opts.poolMax, 8) : opts.poolMax,
+    connectionTimeoutMs: 3_000,
+    onPoolError: (err) => opts.log.warn({ err: err.message }, 'database connection lost'),
+  });
+  return {
+    backend: embedded ? 'pglite' : 'postgres',
+    prisma: database.prisma,
+    url,
+    async ping() {
+      await database.prisma.$queryRaw`SELECT 1`;
+    },
+    async close() {
+      await database.close();
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { Client as MinioClient } from 'minio';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { BlobStore } from './blob/blob-store.js';
+import { DiskBlobStore } from './blob/disk-blob-store.js';
+import { MinioBlobStore } from './blob/minio-blob-store.js';
+import type { Broker } from './broker/broker.js';
+import { MemoryBroker } from './broker/memory-broker.js';
+import { RedisBroker } from './broker/redis-broker.js';
+import { type Db, openDb } from './db/db.js';
+import type { Kv } from './kv/kv.js';
+import { MemoryKv } from './kv/memory-kv.js';
+import { RedisKv } from './kv/redis-kv.js';
+import { FlexibleRateLimiter } from './ratelimit/flexible-rate-limiter.js';
+import type { RateLimiter } from './ratelimit/rate-limiter.js';
+import { ConsoleSmsSender } from './sms/console-sms-sender.js';
+import type { SmsSender } from './sms/sms-sender.js';
+import { WebhookSmsSender } from './sms/webhook-sms-sender.js';
+
+export interface Infra {
+  db: Db;
+  broker: Broker;
+  kv: Kv;
+  limiter: RateLimiter;
+  blobs: BlobStore;
+  sms: SmsSender;
+  /** Redis answers (when configured); null in memory mode. */
+  pingRedis: (() => Promise<void>) | null;
+  close(): Promise<void>;
+}
+
+export function redisClient(url: string, log: Logger, name: string): Redis {
+  const r = new Redis(url, {
+    connectionName: `snaptalker-${name}`,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+  r.on('error', (err) => log.warn({ err: err.message, conn: name }, 'redis error'));
+  return r;
+}
+
+/** Picks one implementation per interface from the config; nothing else decides backends. */
+export async function buildInfra(config: Config, log: Logger): Promise<Infra> {
+  const db = await openDb({
+    url: config.DATABASE_URL,
+    dataDir: config.dataDir,
+    poolMax: config.DATABASE_POOL_MAX,
+    log,
+  });
+
+  let broker: Broker;
+  let kv: Kv;
+  let limiter: RateLimiter;
+  let redis: Redis | undefined;
+  let redisSub: Redis | undefined;
+  if (config.REDIS_URL) {
+    redis = redisClient(config.REDIS_URL, log, 'main');
+    redisSub = redisClient(config.REDIS_URL, log, 'sub');
+    broker = new RedisBroker(redis, redisSub);
+    kv = new RedisKv(redis);
+    limiter = new FlexibleRateLimiter('redis', redis);
+  } else {
+    broker = new MemoryBroker();
+    kv = new MemoryKv();
+    limiter = new FlexibleRateLimiter('memory');
+  }
+
+  const blobs: BlobStore = config.S3_ENDPOINT
+    ? new MinioBlobStore(minioClient(config), config.S3_BUCKET, config.S3_REGION)
+    : new DiskBlobStore(join(config.dataDir, 'blobs'));
+
+  const sms: SmsSender = config.OTP_WEBHOOK_URL
+    ? new WebhookSmsSender(config.OTP_WEBHOOK_URL, config.OTP_WEBHOOK_TIMEOUT_MS, log)
+    : new ConsoleSmsSender(log);
+
+  return {
+    db,
+    broker,
+    kv,
+    limiter,
+    blobs,
+    sms,
+    pingRedis: redis ? async () => void (await redis.ping()) : null,
+    async close() {
+      await broker.close();
+      await kv.close();
+      redis?.disconnect();
+      redisSub?.disconnect();
+      await db.close();
+    },
+  };
+}
+
+function minioClient(config: Config): MinioClient {
+  const u = new URL(config.S3_ENDPOINT as string);
+  return new MinioClient({
+    endPoint: u.hostname,
+    port: u.port ? Number(u.port) : undefined,
+    useSSL: u.protocol === 'https:',
+    accessKey: config.S3_ACCESS_KEY as string,
+    secretKey: config.S3_SECRET_KEY as string,
+    region: config.S3_REGION,
+    pathStyle: true,
+  });
+}

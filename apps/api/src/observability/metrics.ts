@@ -1,0 +1,31 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** One registry per server instance, so several servers in one process (tests) never collide. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    wsConnections: new Gauge({
+      name: 'ws_connections',
+      help: 'Open WebSocket connections by endpoint',
+      labelNames: ['endpoint'] as const,
+      registers: [registry],
+    }),
+    messagesSent: new Counter({ name: 'messages_sent_total', help: 'Envelopes accepted', registers: [registry] }),
+    messagesDelivered: new Counter({
+      name: 'messages_delivered_total',
+      help: 'Envelopes acknowledged by their recipient device',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { migrate } from '@snaptalker/db';
+import type { Config } from './config/index.js';
+import { buildInfra, type Infra } from './infra/index.js';
+import { createLogger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import { buildServices, type Services } from './services/index.js';
+import { buildHttpApp } from './transports/rest/app.js';
+
+export interface RunningServer {
+  config: Config;
+  log: Logger;
+  infra: Infra;
+  services: Services;
+  http: FastifyInstance;
+  /** Base URL of the HTTP listener, e.g. http://127.0.0.1:3000 */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** config → infra → services → transports. Migrations run first, advisory-locked across nodes. */
+export async function startServer(
+  config: Config,
+  log: Logger = createLogger(config.LOG_LEVEL),
+): Promise<RunningServer> {
+  const infra = await buildInfra(config, log);
+  try {
+    const applied = await migrate(infra.db.url, { log: (line) => log.info(line) });
+    log.info({ applied: applied.length, backends: config.backends }, 'database ready');
+  } catch (e) {
+    await infra.close();
+    throw e;
+  }
+  const metrics = createMetrics();
+  const services = await buildServices({ config, infra, log, metrics });
+  const http = await buildHttpApp({ config, log, metrics, services });
+  await http.listen({ host: config.HOST, port: config.PORT });
+  const addr = http.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    log,
+    infra,
+    services,
+    http,
+    url: `http://${host}:${port}`,
+    close() {
+      // Stop accepting, close sockets (1001), let in-flight requests finish, then release pools.
+      closing ??= (async () => {
+        await http.close();
+        await infra.close();
+      })();
+      return closing;
+    },
+  };
+}

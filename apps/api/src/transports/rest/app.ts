@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/index.js';
+import { AppError } from '../../domain/errors.js';
+import { redactUrl } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { Services } from '../../services/index.js';
+import { errorHandler, sendError } from './errors.js';
+import { opsRoutes } from './ops.routes.js';
+
+export const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
+export const WS_MAX_FRAME_BYTES = 512 * 1024;
+
+export interface HttpDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  services: Services;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const { log, metrics, services } = deps;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: deps.config.TRUST_PROXY,
+    // Our onResponse hook writes the one access line per request, with the URL redacted.
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, new AppError('NOT_FOUND', `no route for ${req.method} ${redactUrl(req.url).split('?')[0]}`)),
+  );
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  // One access-log line per request, URL redacted (browsers pass ?token= on WebSocket upgrades).
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe(
+      { method: req.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    req.log.info(
+      { method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  await app.register(websocket, {
+    options: { maxPayload: WS_MAX_FRAME_BYTES },
+    preClose(done) {
+      // Graceful shutdown: tell every client to go elsewhere (1001) before the server stops.
+      for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down');
+      app.websocketServer.close();
+      done();
+    },
+  });
+
+  await app.register(opsRoutes(services, metrics));
+  return app;
+}

@@ -1,0 +1,43 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+
+/** Limits raised for tests that are not about limits (a test of a limit passes the default). */
+export const relaxedLimits: Record<string, string> = {
+  RATE_LIMIT_REGISTER_PHONE: '1000/60',
+  RATE_LIMIT_REGISTER_IP: '100000/60',
+  RATE_LIMIT_VERIFY_IP: '100000/60',
+  RATE_LIMIT_LOGIN_ACCOUNT: '1000/60',
+  RATE_LIMIT_LOGIN_IP: '100000/60',
+  RATE_LIMIT_REFRESH_DEVICE: '1000/60',
+  RATE_LIMIT_BUNDLE_REQUESTER: '100000/60',
+  RATE_LIMIT_BUNDLE_TARGET: '100000/60',
+  RATE_LIMIT_MESSAGES_USER: '100000/1',
+  // Cheap argon2 for speed; the benchmark and the default config use the real cost.
+  ARGON2_MEMORY_KIB: '1024',
+  ARGON2_ITERATIONS: '1',
+};
+
+export async function testEnv(env: Record<string, string> = {}): Promise<Record<string, string>> {
+  return {
+    DATABASE_URL: inject('databaseUrl'),
+    REDIS_URL: inject('redisUrl'),
+    HOST: '127.0.0.1',
+    PORT: '0',
+    GRPC_PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATA_DIR: await mkdtemp(join(tmpdir(), 'st-data-')),
+    JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+    TRUST_PROXY: 'true',
+    ...relaxedLimits,
+    ...env,
+  };
+}
+
+/** A real server in this process on PostgreSQL + Redis (override DATABASE_URL/REDIS_URL to change). */
+export async function startTestServer(env: Record<string, string> = {}): Promise<RunningServer> {
+  return startServer(loadConfig(await testEnv(env)));
+}
