@@ -27,7 +27,9 @@ let loaded: Promise<EngineModule> | undefined;
 function loadEngineModule(): Promise<EngineModule> {
   loaded ??= (async () => {
     // createRequire rather than import.meta.resolve: test runners' module loaders lack the latter.
-    const bgUrl = pathToFileURL(createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm/schema_engine_bg')).href;
+    const bgUrl = pathToFileURL(
+      createRequire(import.meta.url).resolve('@prisma/schema-engine-wasm/schema_engine_bg'),
+    ).href;
     const bg = (await import(bgUrl)) as EngineModule & Record<string, unknown>;
     const wasm = await WebAssembly.compile(await readFile(new URL('./schema_engine_bg.wasm', bgUrl)));
     const imports: Record<string, Record<string, unknown>> = {};

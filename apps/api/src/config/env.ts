@@ -26,7 +26,10 @@ export const envSchema = z.object({
   PORT: intFrom(3000, 0, 65535),
   GRPC_PORT: intFrom(50051, 0, 65535),
   // Behind a load balancer, take the client IP from X-Forwarded-For (rate limits key on it).
-  TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().default('./data'),
 
@@ -49,7 +52,7 @@ export const envSchema = z.object({
   ),
   ACCESS_TOKEN_TTL_S: intFrom(900, 10, 86_400),
   REFRESH_TOKEN_TTL_DAYS: intFrom(30, 1, 365),
-  ARGON2_MEMORY_KIB: intFrom(19_456, 1_024, 1_048_576),
+  ARGON2_MEMORY_KIB: intFrom(65_536, 1_024, 1_048_576),
   ARGON2_ITERATIONS: intFrom(2, 1, 20),
   ARGON2_PARALLELISM: intFrom(1, 1, 16),
   MAX_DEVICES_PER_ACCOUNT: intFrom(5, 1, 100),

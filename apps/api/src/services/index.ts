@@ -1,11 +1,19 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { AccountsRepo } from '../infra/db/repos/accounts.repo.js';
 import type { Infra } from '../infra/index.js';
+import { loadOrCreateSecret } from '../infra/secrets.js';
 import type { Metrics } from '../observability/metrics.js';
+import { AccountsService } from './accounts/accounts.service.js';
+import { OtpStore } from './accounts/otp.js';
+import { Passwords } from './accounts/passwords.js';
+import { Tokens } from './accounts/tokens.js';
 import { OpsService } from './ops/ops.service.js';
+import { Limits } from './rate-limits.js';
 
 export interface Services {
   ops: OpsService;
+  accounts: AccountsService;
 }
 
 export interface ServiceDeps {
@@ -17,7 +25,29 @@ export interface ServiceDeps {
 
 /** The one service layer; every transport (REST, WS, tRPC, gRPC) receives this object and nothing below it. */
 export async function buildServices(deps: ServiceDeps): Promise<Services> {
+  const { config, infra, log } = deps;
+  const secret = await loadOrCreateSecret(config.JWT_SECRET, config.dataDir, 'jwt');
+  if (!config.JWT_SECRET && config.backends.database === 'postgres') {
+    log.warn('JWT_SECRET is not set: tokens are signed with a per-node secret; set it when running several nodes');
+  }
+  const limits = new Limits(infra.limiter);
+  const accounts = new AccountsService({
+    config,
+    repo: new AccountsRepo(infra.db.prisma),
+    passwords: new Passwords({
+      memoryCost: config.ARGON2_MEMORY_KIB,
+      timeCost: config.ARGON2_ITERATIONS,
+      parallelism: config.ARGON2_PARALLELISM,
+    }),
+    tokens: new Tokens(secret, config.ACCESS_TOKEN_TTL_S),
+    otp: new OtpStore(infra.kv, secret),
+    sms: infra.sms,
+    limits,
+    broker: infra.broker,
+    log,
+  });
   return {
-    ops: new OpsService(deps.infra, deps.config.READY_CHECK_TIMEOUT_MS),
+    ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS),
+    accounts,
   };
 }

@@ -57,7 +57,8 @@ describe('the server as a process', () => {
       const [a, b] = await Promise.all([spawnServer(await env()), spawnServer(await env())]);
       started.push(a, b);
       for (const s of [a, b]) expect((await fetch(`${s.url}/ready`)).status).toBe(200);
-      const applied = (a.output().match(/applied migration/g) ?? []).length + (b.output().match(/applied migration/g) ?? []).length;
+      const applied =
+        (a.output().match(/applied migration/g) ?? []).length + (b.output().match(/applied migration/g) ?? []).length;
       const c = new pg.Client({ connectionString: url.toString() });
       await c.connect();
       const rows = await c.query('SELECT migration_name, count(*)::int AS n FROM _prisma_migrations GROUP BY 1');

@@ -41,3 +41,10 @@ export async function testEnv(env: Record<string, string> = {}): Promise<Record<
 export async function startTestServer(env: Record<string, string> = {}): Promise<RunningServer> {
   return startServer(loadConfig(await testEnv(env)));
 }
+
+/** Like startTestServer, but every rate limit at its documented default (for tests of limits). */
+export async function startServerWithDefaultLimits(env: Record<string, string> = {}): Promise<RunningServer> {
+  const e = await testEnv(env);
+  for (const k of Object.keys(e)) if (k.startsWith('RATE_LIMIT_') && !(k in env)) delete e[k];
+  return startServer(loadConfig(e));
+}

@@ -25,8 +25,11 @@ export async function openDb(opts: {
   }
   const database = createDatabase({
     connectionString: url,
-    // PGlite is one backend behind a queue: a big pool only adds waiting.
-    poolMax: embedded ? Math.min(opts.poolMax, 8) : opts.poolMax,
+    // PGlite is a single backend: pglite-socket interleaves protocol messages of concurrent
+    // connections (a Parse from one can replace another's unnamed statement), so the embedded
+    // default uses exactly one connection and the pool queues callers. Never nest a query outside
+    // a transaction's `tx` inside that transaction: with one connection it would wait forever.
+    poolMax: embedded ? 1 : opts.poolMax,
     connectionTimeoutMs: 3_000,
     onPoolError: (err) => opts.log.warn({ err: err.message }, 'database connection lost'),
   });

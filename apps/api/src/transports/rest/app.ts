@@ -9,6 +9,8 @@ import { redactUrl } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Services } from '../../services/index.js';
 import { errorHandler, sendError } from './errors.js';
+import { accountRoutes, publicAccountRoutes } from './accounts.routes.js';
+import { requireActor } from './auth.js';
 import { opsRoutes } from './ops.routes.js';
 
 export const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
@@ -42,6 +44,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
+  // Bodies are JSON only: anything else (text/plain included) is 415.
+  app.removeContentTypeParser(['text/plain']);
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, new AppError('NOT_FOUND', `no route for ${req.method} ${redactUrl(req.url).split('?')[0]}`)),
   );
@@ -73,5 +77,16 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
 
   await app.register(opsRoutes(services, metrics));
+  await app.register(
+    async (api) => {
+      await api.register(publicAccountRoutes(services));
+      // Sibling scope: only these routes see the auth hook.
+      await api.register(async (authed) => {
+        authed.addHook('onRequest', requireActor(services));
+        await authed.register(accountRoutes(services));
+      });
+    },
+    { prefix: '/api/v1' },
+  );
   return app;
 }

@@ -1,0 +1,63 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/index.js';
+import { startServer } from '../src/server.js';
+
+/** Benchmarks run on PostgreSQL + Redis when BENCH_DATABASE_URL/BENCH_REDIS_URL are set, else embedded. */
+export async function benchServer(env: Record<string, string> = {}) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'st-bench-'));
+  const huge = '100000000/1';
+  return startServer(
+    loadConfig({
+      DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
+      REDIS_URL: process.env.BENCH_REDIS_URL ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      GRPC_PORT: '0',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+      DATA_DIR: dataDir,
+      JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
+      RATE_LIMIT_REGISTER_PHONE: huge,
+      RATE_LIMIT_REGISTER_IP: huge,
+      RATE_LIMIT_VERIFY_IP: huge,
+      RATE_LIMIT_LOGIN_ACCOUNT: huge,
+      RATE_LIMIT_LOGIN_IP: huge,
+      RATE_LIMIT_REFRESH_DEVICE: huge,
+      RATE_LIMIT_BUNDLE_REQUESTER: huge,
+      RATE_LIMIT_BUNDLE_TARGET: huge,
+      RATE_LIMIT_MESSAGES_USER: huge,
+      MAX_DEVICES_PER_ACCOUNT: '100',
+      ...env,
+    }),
+  );
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export function summary(latenciesMs: number[]) {
+  const s = [...latenciesMs].sort((x, y) => x - y);
+  return { p50: percentile(s, 50).toFixed(1), p99: percentile(s, 99).toFixed(1), max: (s.at(-1) ?? 0).toFixed(1) };
+}
+
+/** Runs `task` with `concurrency` workers until `total` calls are done; returns ops/s and latencies. */
+export async function run(total: number, concurrency: number, task: (i: number) => Promise<void>) {
+  let next = 0;
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const s = performance.now();
+        await task(i);
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  return { opsPerS: total / secs, secs, ...summary(lat) };
+}

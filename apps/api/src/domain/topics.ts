@@ -1,0 +1,8 @@
+/** Broker topics. Payloads are JSON; listeners treat them as wake-ups, the database stays the truth. */
+export const deviceTopic = (userId: string, deviceId: number) => `device:${userId}:${deviceId}`;
+export const userTopic = (userId: string) => `user:${userId}`;
+
+/** Events about a device's session (not messages): its sockets must close with this code. */
+export type SessionEvent =
+  | { type: 'session.revoked'; closeCode: 4401; reason: string }
+  | { type: 'session.banned'; closeCode: 4403; reason: string };
