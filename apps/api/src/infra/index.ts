@@ -85,11 +85,13 @@ export async function buildInfra(config: Config, log: Logger): Promise<Infra> {
     sms,
     pingRedis: redis ? async () => void (await redis.ping()) : null,
     async close() {
-      await broker.close();
-      await kv.close();
+      // Each resource is released even if another fails to close.
+      const results = await Promise.allSettled([broker.close(), kv.close()]);
       redis?.disconnect();
       redisSub?.disconnect();
-      await db.close();
+      results.push(...(await Promise.allSettled([db.close()])));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
 }

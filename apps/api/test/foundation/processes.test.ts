@@ -84,7 +84,7 @@ describe('the server as a process', () => {
     const t0 = Date.now();
     s.kill('SIGTERM');
     const { code } = await s.exited;
-    expect(code).toBe(0);
+    expect(code, s.output()).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
     // Unauthenticated upgrades are refused, so this socket either got 1001 or never opened.
     expect([1001, 1006]).toContain(await closed);
