@@ -64,7 +64,7 @@ export const envSchema = z.object({
   RATE_LIMIT_LOGIN_IP: limit('50/900'),
   RATE_LIMIT_REFRESH_DEVICE: limit('60/3600'),
   RATE_LIMIT_BUNDLE_REQUESTER: limit('60/60'),
-  RATE_LIMIT_BUNDLE_TARGET: limit('300/3600'),
+  RATE_LIMIT_BUNDLE_TARGET: limit('20/3600'),
   RATE_LIMIT_MESSAGES_USER: limit('200/2'),
 
   PREKEY_LOW_WATERMARK: intFrom(10, 1, 100),

@@ -25,6 +25,12 @@ export function createMetrics() {
       help: 'Envelopes acknowledged by their recipient device',
       registers: [registry],
     }),
+    deliveryLatency: new Histogram({
+      name: 'message_delivery_latency_seconds',
+      help: 'Time from send accepted to recipient acknowledgement',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600],
+      registers: [registry],
+    }),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { AccountsRepo } from '../infra/db/repos/accounts.repo.js';
 import type { Infra } from '../infra/index.js';
@@ -9,11 +10,17 @@ import { OtpStore } from './accounts/otp.js';
 import { Passwords } from './accounts/passwords.js';
 import { Tokens } from './accounts/tokens.js';
 import { OpsService } from './ops/ops.service.js';
+import { KeysService } from './keys/keys.service.js';
+import { KeysRepo } from '../infra/db/repos/keys.repo.js';
+import { MessagesRepo } from '../infra/db/repos/messages.repo.js';
+import { MessagingService } from './messaging/messaging.service.js';
 import { Limits } from './rate-limits.js';
 
 export interface Services {
   ops: OpsService;
   accounts: AccountsService;
+  keys: KeysService;
+  messaging: MessagingService;
 }
 
 export interface ServiceDeps {
@@ -46,8 +53,31 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     broker: infra.broker,
     log,
   });
-  return {
-    ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS),
-    accounts,
-  };
+  const keys = new KeysService({
+    config,
+    repo: new KeysRepo(infra.db.prisma),
+    kv: infra.kv,
+    broker: infra.broker,
+    limits,
+    log,
+  });
+  const messagesRepo = new MessagesRepo(infra.db.prisma);
+  const messaging = new MessagingService({
+    config,
+    repo: messagesRepo,
+    broker: infra.broker,
+    limits,
+    metrics: deps.metrics,
+    log,
+    lowKeysOnConnect: (actor) => keys.lowKeysOnConnect(actor),
+  });
+  new Gauge({
+    name: 'message_queue_depth',
+    help: 'Undelivered envelopes stored (read at scrape time)',
+    registers: [deps.metrics.registry],
+    async collect() {
+      this.set(await messagesRepo.queueDepth().catch(() => 0));
+    },
+  });
+  return { ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS), accounts, keys, messaging };
 }

@@ -11,6 +11,9 @@ import type { Services } from '../../services/index.js';
 import { errorHandler, sendError } from './errors.js';
 import { accountRoutes, publicAccountRoutes } from './accounts.routes.js';
 import { requireActor } from './auth.js';
+import { messagesSocket } from '../ws/messages.socket.js';
+import { keysRoutes } from './keys.routes.js';
+import { messagesRoutes } from './messages.routes.js';
 import { opsRoutes } from './ops.routes.js';
 
 export const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
@@ -80,10 +83,14 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       await api.register(publicAccountRoutes(services));
+      // WebSockets authenticate in their own upgrade hook (header or ?token=).
+      await api.register(messagesSocket(services, metrics, deps.config.WS_PING_INTERVAL_S));
       // Sibling scope: only these routes see the auth hook.
       await api.register(async (authed) => {
         authed.addHook('onRequest', requireActor(services));
         await authed.register(accountRoutes(services));
+        await authed.register(keysRoutes(services));
+        await authed.register(messagesRoutes(services));
       });
     },
     { prefix: '/api/v1' },

@@ -1,0 +1,126 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BlobStore } from './blob-store.js';
+
+export interface BlobStoreSubject {
+  impl: BlobStore;
+  cleanup: () => Promise<void>;
+}
+
+const randomKey = () => `contract/${randomUUID()}`;
+
+/** The behaviour every BlobStore must show; the disk and MinIO stores both run it. */
+export function describeBlobStore(label: string, make: () => Promise<BlobStoreSubject>): void {
+  describe(`BlobStore contract: ${label}`, () => {
+    let subject: BlobStoreSubject;
+    let store: BlobStore;
+
+    beforeEach(async () => {
+      subject = await make();
+      store = subject.impl;
+    });
+    afterEach(async () => {
+      await subject.cleanup();
+    });
+
+    it('put then get round-trips 1 MiB of random bytes; stat reports size and content type', async () => {
+      const key = randomKey();
+      const data = new Uint8Array(randomBytes(1024 * 1024));
+      await store.put(key, data, 'application/x-test');
+      const got = await store.get(key);
+      expect(got).not.toBeNull();
+      expect(got?.byteLength).toBe(data.byteLength);
+      expect(Buffer.from(got as Uint8Array).equals(Buffer.from(data))).toBe(true);
+      expect(await store.stat(key)).toEqual({ size: data.byteLength, contentType: 'application/x-test' });
+    });
+
+    it('defaults the content type to application/octet-stream', async () => {
+      const key = randomKey();
+      await store.put(key, new Uint8Array([1, 2, 3]));
+      expect(await store.stat(key)).toEqual({ size: 3, contentType: 'application/octet-stream' });
+    });
+
+    it('stores an empty blob', async () => {
+      const key = randomKey();
+      await store.put(key, new Uint8Array(0));
+      expect((await store.get(key))?.byteLength).toBe(0);
+      expect((await store.stat(key))?.size).toBe(0);
+    });
+
+    it('get and stat of a missing key are null', async () => {
+      const key = randomKey();
+      expect(await store.get(key)).toBeNull();
+      expect(await store.stat(key)).toBeNull();
+    });
+
+    it('delete removes the blob; delete of a missing key resolves', async () => {
+      const key = randomKey();
+      await store.put(key, new Uint8Array([9, 9, 9]));
+      await store.delete(key);
+      expect(await store.get(key)).toBeNull();
+      expect(await store.stat(key)).toBeNull();
+      await expect(store.delete(key)).resolves.toBeUndefined();
+      await expect(store.delete(randomKey())).resolves.toBeUndefined();
+    });
+
+    it('accepts keys with slashes, kept apart from their prefixes', async () => {
+      const base = `contract-${randomUUID()}`;
+      const deep = `${base}/b/c`;
+      const sibling = `${base}/b/d`;
+      await store.put(deep, new Uint8Array([1]), 'text/plain');
+      await store.put(sibling, new Uint8Array([2, 2]));
+      expect(Array.from((await store.get(deep)) ?? [])).toEqual([1]);
+      expect(Array.from((await store.get(sibling)) ?? [])).toEqual([2, 2]);
+      expect(await store.stat(deep)).toEqual({ size: 1, contentType: 'text/plain' });
+      await store.delete(deep);
+      expect(await store.get(deep)).toBeNull();
+      expect(Array.from((await store.get(sibling)) ?? [])).toEqual([2, 2]);
+    });
+
+    it('accepts the literal key a/b/c', async () => {
+      await store.put('a/b/c', new Uint8Array([7, 8]));
+      expect(Array.from((await store.get('a/b/c')) ?? [])).toEqual([7, 8]);
+      await store.delete('a/b/c');
+      expect(await store.get('a/b/c')).toBeNull();
+    });
+
+    it.each(['../x', 'a/../../x', '/abs', 'a//b', 'a/./b', 'a/', '', '.hidden', 'sp ace', 'x'.repeat(300)])(
+      'rejects the invalid key %j in every operation',
+      async (key) => {
+        await expect(store.put(key, new Uint8Array([1]))).rejects.toThrow(/invalid blob key/);
+        await expect(store.get(key)).rejects.toThrow(/invalid blob key/);
+        await expect(store.stat(key)).rejects.toThrow(/invalid blob key/);
+        await expect(store.delete(key)).rejects.toThrow(/invalid blob key/);
+      },
+    );
+
+    it('overwrite replaces content, size and content type', async () => {
+      const key = randomKey();
+      await store.put(key, new Uint8Array(randomBytes(4096)), 'application/x-first');
+      const second = new Uint8Array(randomBytes(100));
+      await store.put(key, second, 'application/x-second');
+      expect(Buffer.from((await store.get(key)) as Uint8Array).equals(Buffer.from(second))).toBe(true);
+      expect(await store.stat(key)).toEqual({ size: 100, contentType: 'application/x-second' });
+    });
+
+    it('keeps the bytes of the passed array, not of its underlying buffer', async () => {
+      const key = randomKey();
+      const backing = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]);
+      await store.put(key, backing.subarray(2, 5));
+      expect(Array.from((await store.get(key)) ?? [])).toEqual([2, 3, 4]);
+      expect((await store.stat(key))?.size).toBe(3);
+    });
+
+    it('concurrent puts of one key leave one complete blob', async () => {
+      const key = randomKey();
+      const versions = Array.from({ length: 5 }, () => new Uint8Array(randomBytes(64 * 1024)));
+      await Promise.all(versions.map((v) => store.put(key, v)));
+      const got = Buffer.from((await store.get(key)) as Uint8Array);
+      expect(versions.some((v) => got.equals(Buffer.from(v)))).toBe(true);
+    });
+
+    it('ping resolves', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { base64 } from '../../domain/schemas.js';
+
+const decodedLength = (s: string) => Buffer.from(s, 'base64').length;
+
+/** Serialized libsignal EC public key: 0x05 + 32 bytes. */
+export const ecPublicKey = base64.refine(
+  (s) => decodedLength(s) === 33 && Buffer.from(s, 'base64')[0] === 0x05,
+  'must be a 33-byte EC public key starting with 0x05',
+);
+/** Serialized libsignal Kyber1024 public key: 0x08 + 1568 bytes. */
+export const kyberPublicKey = base64.refine(
+  (s) => decodedLength(s) === 1569 && Buffer.from(s, 'base64')[0] === 0x08,
+  'must be a 1569-byte Kyber1024 public key starting with 0x08',
+);
+export const signature = base64.refine((s) => decodedLength(s) === 64, 'must be a 64-byte signature');
+export const keyId = z.number().int().min(0).max(16_777_215);
+export const registrationId = z.number().int().min(1).max(16_380);
+
+export const SignedPreKey = z.strictObject({ keyId, publicKey: ecPublicKey, signature });
+export const PreKey = z.strictObject({ keyId, publicKey: ecPublicKey });
+export const KyberPreKey = z.strictObject({ keyId, publicKey: kyberPublicKey, signature });
+
+export const UploadKeysInput = z.strictObject({
+  identityKey: ecPublicKey.optional(),
+  registrationId: registrationId.optional(),
+  signedPreKey: SignedPreKey.optional(),
+  preKeys: z.array(PreKey).max(100, 'at most 100 keys per call').optional(),
+  kyberPreKeys: z.array(KyberPreKey).max(100, 'at most 100 keys per call').optional(),
+  kyberLastResortPreKey: KyberPreKey.optional(),
+});
+
+export const BundleParams = z.strictObject({ userId: z.uuid({ message: 'must be a UUID' }) });
+export const BundleQuery = z.strictObject({ deviceId: z.coerce.number().int().min(1).max(2_147_483_647).optional() });
+export const PreKeyIdParams = z.strictObject({ id: z.coerce.number().int().min(0).max(16_777_215) });
+
+export type UploadKeysInput = z.infer<typeof UploadKeysInput>;
+export type SignedPreKeyInput = z.infer<typeof SignedPreKey>;
+
+export interface KeyCounts {
+  preKeyCount: number;
+  kyberPreKeyCount: number;
+}
+
+export interface DeviceBundle {
+  deviceId: number;
+  registrationId: number;
+  signedPreKey: { keyId: number; publicKey: string; signature: string };
+  preKey?: { keyId: number; publicKey: string };
+  kyberPreKey?: { keyId: number; publicKey: string; signature: string };
+}
+
+export interface Bundle {
+  userId: string;
+  identityKey: string;
+  devices: DeviceBundle[];
+}

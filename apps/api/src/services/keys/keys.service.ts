@@ -1,0 +1,190 @@
+import type { Logger } from 'pino';
+import type { Config } from '../../config/index.js';
+import type { Actor } from '../../domain/actor.js';
+import { AppError } from '../../domain/errors.js';
+import { deviceTopic } from '../../domain/topics.js';
+import type { Broker } from '../../infra/broker/broker.js';
+import type { KeysRepo, KeyWrite, StoredKey } from '../../infra/db/repos/keys.repo.js';
+import type { Kv } from '../../infra/kv/kv.js';
+import type { Limits } from '../rate-limits.js';
+import { isEcPublicKey, isKyberPublicKey, sameBytes, toB64, toBytes, verifySignature } from './key-crypto.js';
+import type { Bundle, DeviceBundle, KeyCounts, SignedPreKeyInput, UploadKeysInput } from './keys.schemas.js';
+
+type Bytes = Uint8Array<ArrayBuffer>;
+
+export interface KeysLowEvent {
+  type: 'keys.low';
+  preKeyCount: number;
+  kyberPreKeyCount: number;
+}
+
+export interface KeysDeps {
+  config: Config;
+  repo: KeysRepo;
+  kv: Kv;
+  broker: Broker;
+  limits: Limits;
+  log: Logger;
+}
+
+const lowFlag = (userId: string, deviceId: number) => `keys-low:${userId}:${deviceId}`;
+
+export class KeysService {
+  private readonly rules;
+
+  constructor(private readonly d: KeysDeps) {
+    this.rules = {
+      requester: { name: 'bundle-requester', ...d.config.RATE_LIMIT_BUNDLE_REQUESTER },
+      target: { name: 'bundle-target', ...d.config.RATE_LIMIT_BUNDLE_TARGET },
+    };
+  }
+
+  async upload(actor: Actor, input: UploadKeysInput): Promise<KeyCounts> {
+    const stored = await this.d.repo.identity(actor.userId);
+    const identity = input.identityKey ? toBytes(input.identityKey) : stored;
+    if (!identity)
+      throw new AppError('VALIDATION_FAILED', 'identityKey: required on the first upload', { field: 'identityKey' });
+    const write = this.checkedKeys(identity, input);
+
+    await this.d.repo.transaction(async (tx) => {
+      const current = await this.d.repo.lockIdentity(tx, actor.userId);
+      const registration = await this.d.repo.deviceRegistrationId(tx, actor.userId, actor.deviceId);
+      if (registration === undefined) throw new AppError('UNAUTHORIZED', 'device is unlinked');
+      if (registration === null) {
+        for (const field of ['identityKey', 'registrationId', 'signedPreKey'] as const) {
+          if (input[field] === undefined && !(field === 'identityKey' && current)) {
+            throw new AppError('VALIDATION_FAILED', `${field}: required on the device's first upload`, { field });
+          }
+        }
+      }
+      if (!current) {
+        await this.d.repo.setIdentity(tx, actor.userId, identity, false, actor.deviceId);
+      } else if (!sameBytes(current, identity)) {
+        if (!input.identityKey) throw new AppError('CONFLICT', 'the identity key changed meanwhile; retry');
+        if (actor.deviceId !== 1) throw new AppError('CONFLICT', 'only device 1 may change the identity key');
+        await this.d.repo.setIdentity(tx, actor.userId, identity, true, actor.deviceId);
+      }
+      await this.d.repo.write(tx, actor.userId, actor.deviceId, write);
+    });
+    const counts = await this.counts(actor);
+    if (counts.preKeyCount >= this.d.config.PREKEY_LOW_WATERMARK)
+      await this.d.kv.del(lowFlag(actor.userId, actor.deviceId));
+    return counts;
+  }
+
+  /** Decodes and checks every key of an upload; one bad key rejects the whole upload. */
+  private checkedKeys(identity: Bytes, input: UploadKeysInput): KeyWrite {
+    const ec = (field: string, k: { keyId: number; publicKey: string }): StoredKey => {
+      const publicKey = toBytes(k.publicKey);
+      if (!isEcPublicKey(publicKey))
+        throw new AppError('VALIDATION_FAILED', `${field}.publicKey: not a valid EC public key`, { field });
+      return { keyId: k.keyId, publicKey };
+    };
+    const signed = (
+      field: string,
+      k: { keyId: number; publicKey: string; signature: string },
+      kyber: boolean,
+    ): Required<StoredKey> => {
+      const publicKey = toBytes(k.publicKey);
+      if (!(kyber ? isKyberPublicKey(publicKey) : isEcPublicKey(publicKey))) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `${field}.publicKey: not a valid ${kyber ? 'Kyber' : 'EC'} public key`,
+          { field },
+        );
+      }
+      const signature = toBytes(k.signature);
+      if (!verifySignature(identity, publicKey, signature)) {
+        throw new AppError('INVALID_SIGNATURE', `${field}.signature does not verify against the identity key`, {
+          field,
+        });
+      }
+      return { keyId: k.keyId, publicKey, signature };
+    };
+    if (input.identityKey && !isEcPublicKey(identity)) {
+      throw new AppError('VALIDATION_FAILED', 'identityKey: not a valid EC public key', { field: 'identityKey' });
+    }
+    return {
+      registrationId: input.registrationId,
+      signedPreKey: input.signedPreKey && signed('signedPreKey', input.signedPreKey, false),
+      preKeys: (input.preKeys ?? []).map((k, i) => ec(`preKeys.${i}`, k)),
+      kyberPreKeys: (input.kyberPreKeys ?? []).map((k, i) => signed(`kyberPreKeys.${i}`, k, true)),
+      lastResort: input.kyberLastResortPreKey && signed('kyberLastResortPreKey', input.kyberLastResortPreKey, true),
+    };
+  }
+
+  async rotateSignedPreKey(actor: Actor, input: SignedPreKeyInput): Promise<void> {
+    const identity = await this.d.repo.identity(actor.userId);
+    if (!identity) throw new AppError('NOT_FOUND', 'upload an identity key first');
+    const write = this.checkedKeys(identity, { signedPreKey: input });
+    await this.d.repo.transaction(async (tx) => {
+      if (!sameBytes(await this.d.repo.lockIdentity(tx, actor.userId), identity)) {
+        throw new AppError('CONFLICT', 'the identity key changed meanwhile; retry');
+      }
+      await this.d.repo.write(tx, actor.userId, actor.deviceId, write);
+    });
+  }
+
+  async bundle(actor: Actor, userId: string, deviceId?: number): Promise<Bundle> {
+    await this.d.limits.consume(this.rules.requester, actor.userId);
+    await this.d.limits.consume(this.rules.target, `${actor.userId}:${userId}`);
+    const identity = await this.d.repo.identity(userId);
+    if (!identity) throw new AppError('NOT_FOUND', 'no keys for this user');
+    const devices = await this.d.repo.claimableDevices(userId, deviceId);
+    if (devices.length === 0)
+      throw new AppError('NOT_FOUND', deviceId ? `no keys for device ${deviceId}` : 'no keys for this user');
+
+    const out: DeviceBundle[] = [];
+    for (const dev of devices) {
+      const preKey = await this.d.repo.claimOneTime(userId, dev.deviceId, 'ec');
+      const kyber =
+        (await this.d.repo.claimOneTime(userId, dev.deviceId, 'kyber')) ??
+        (await this.d.repo.lastResort(userId, dev.deviceId));
+      out.push({
+        deviceId: dev.deviceId,
+        registrationId: dev.registrationId,
+        signedPreKey: {
+          keyId: dev.signedPreKey.keyId,
+          publicKey: toB64(dev.signedPreKey.publicKey),
+          signature: toB64(dev.signedPreKey.signature),
+        },
+        ...(preKey ? { preKey: { keyId: preKey.keyId, publicKey: toB64(preKey.publicKey) } } : {}),
+        ...(kyber?.signature
+          ? {
+              kyberPreKey: { keyId: kyber.keyId, publicKey: toB64(kyber.publicKey), signature: toB64(kyber.signature) },
+            }
+          : {}),
+      });
+      if (preKey) await this.noteClaim(userId, dev.deviceId);
+    }
+    return { userId, identityKey: toB64(identity), devices: out };
+  }
+
+  /** Sends `keys.low` once when the unused EC prekeys drop below the watermark (re-armed by an upload). */
+  private async noteClaim(userId: string, deviceId: number): Promise<void> {
+    const c = await this.d.repo.counts(userId, deviceId);
+    if (c.ec >= this.d.config.PREKEY_LOW_WATERMARK) return;
+    if (!(await this.d.kv.setIfAbsent(lowFlag(userId, deviceId), '1', 7 * 86_400_000))) return;
+    const event: KeysLowEvent = { type: 'keys.low', preKeyCount: c.ec, kyberPreKeyCount: c.kyber };
+    await this.d.broker.publish(deviceTopic(userId, deviceId), JSON.stringify(event)).catch((err: unknown) => {
+      this.d.log.warn({ err: String(err) }, 'could not publish keys.low');
+    });
+  }
+
+  /** The `keys.low` event due on connect, or null while the device has enough prekeys. */
+  async lowKeysOnConnect(actor: Actor): Promise<KeysLowEvent | null> {
+    const c = await this.counts(actor);
+    return c.preKeyCount < this.d.config.PREKEY_LOW_WATERMARK ? { type: 'keys.low', ...c } : null;
+  }
+
+  async counts(actor: Actor): Promise<KeyCounts> {
+    const c = await this.d.repo.counts(actor.userId, actor.deviceId);
+    return { preKeyCount: c.ec, kyberPreKeyCount: c.kyber };
+  }
+
+  async markUsed(actor: Actor, keyId: number): Promise<void> {
+    if (!(await this.d.repo.markUsed(actor.userId, actor.deviceId, keyId))) {
+      throw new AppError('NOT_FOUND', `this device has no prekey ${keyId}`);
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { base64, uuid } from '../../domain/schemas.js';
+
+export const MAX_CONTENT_BYTES = 256 * 1024;
+
+const content = base64.refine(
+  (s) => Buffer.from(s, 'base64').length <= MAX_CONTENT_BYTES,
+  'must be at most 256 KiB decoded',
+);
+
+export const OutgoingEnvelope = z.strictObject({
+  deviceId: z.number().int().min(1).max(2_147_483_647),
+  registrationId: z.number().int().min(1).max(16_380),
+  type: z.enum(['prekey', 'message', 'receipt']),
+  content,
+  iv: base64.max(1024).nullable().optional(),
+  messageNumber: z.number().int().min(0).max(2_147_483_647).nullable().optional(),
+});
+
+export const SendInput = z.strictObject({
+  recipientId: uuid,
+  clientMessageId: uuid.optional(),
+  messages: z.array(OutgoingEnvelope).min(1).max(1000),
+});
+
+/** The seed's single-device form, still accepted when the recipient has exactly one registered device. */
+export const ShorthandSendInput = z.strictObject({
+  recipientId: uuid,
+  clientMessageId: uuid.optional(),
+  encryptedContent: content,
+  iv: base64.max(1024).nullable().optional(),
+  messageNumber: z.number().int().min(0).max(2_147_483_647).nullable().optional(),
+});
+
+export const AnySendInput = z.union([SendInput, ShorthandSendInput]);
+
+export const AckInput = z.strictObject({ ids: z.array(z.string().max(64)).max(1000, 'at most 1000 ids') });
+export const QueueQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100) });
+export const ConversationParams = z.strictObject({ chatId: uuid });
+export const ConversationQuery = z.strictObject({
+  cursor: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+export const StatusParams = z.strictObject({ id: uuid });
+export const StatusInput = z.strictObject({ status: z.enum(['delivered', 'read']) });
+
+export type SendInput = z.infer<typeof SendInput>;
+export type ShorthandSendInput = z.infer<typeof ShorthandSendInput>;
+export type AnySendInput = z.infer<typeof AnySendInput>;
+export type MessageStatus = 'sent' | 'delivered' | 'read';
+
+export interface SendReply {
+  messages: Array<{ deviceId: number; messageId: string }>;
+  serverTimestamp: string;
+}
+
+export interface Envelope {
+  id: string;
+  senderId: string;
+  senderDeviceId: number;
+  recipientId: string;
+  recipientDeviceId: number;
+  type: 'prekey' | 'message' | 'receipt';
+  content: string | null;
+  iv: string | null;
+  messageNumber: number | null;
+  clientMessageId: string | null;
+  status: MessageStatus;
+  serverTimestamp: string;
+}
+
+/** What every live transport (WebSocket, tRPC subscription, gRPC stream) delivers, in order. */
+export type StreamEvent =
+  | { type: 'message'; envelope: Envelope }
+  | { type: 'queue.empty' }
+  | { type: 'message.status'; id: string; status: MessageStatus; at: string }
+  | { type: 'keys.low'; preKeyCount: number; kyberPreKeyCount: number };
+
+/** Why a live stream ends: the socket closes with this code. */
+export interface StreamEnd {
+  closeCode: 4401 | 4403 | 4409;
+  reason: string;
+}

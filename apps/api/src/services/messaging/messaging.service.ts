@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/index.js';
+import type { Actor } from '../../domain/actor.js';
+import { AppError } from '../../domain/errors.js';
+import { deviceTopic, userTopic } from '../../domain/topics.js';
+import type { Broker } from '../../infra/broker/broker.js';
+import type { MessagesRepo, NewEnvelope, StatusChange } from '../../infra/db/repos/messages.repo.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { Limits } from '../rate-limits.js';
+import { DeviceStream } from './device-stream.js';
+import { decodeCursor, encodeCursor, toEnvelope } from './envelopes.js';
+import type { AnySendInput, Envelope, SendInput, SendReply, StreamEvent } from './messaging.schemas.js';
+
+export interface MessagingDeps {
+  config: Config;
+  repo: MessagesRepo;
+  broker: Broker;
+  limits: Limits;
+  metrics: Metrics;
+  log: Logger;
+  /** The `keys.low` event due when a device connects, if any (from the key directory). */
+  lowKeysOnConnect: (actor: Actor) => Promise<StreamEvent | null>;
+}
+
+/** Published on a device's topic after envelopes for it commit: `seq` is the lowest new one. */
+export interface WakeEvent {
+  type: 'wake';
+  seq: string;
+}
+
+const bytes = (b64: string | null | undefined) => (b64 == null ? null : new Uint8Array(Buffer.from(b64, 'base64')));
+
+export class MessagingService {
+  private readonly sendRule;
+
+  constructor(private readonly d: MessagingDeps) {
+    this.sendRule = { name: 'send-user', ...d.config.RATE_LIMIT_MESSAGES_USER };
+  }
+
+  async send(actor: Actor, raw: AnySendInput): Promise<SendReply> {
+    await this.d.limits.consume(this.sendRule, actor.userId);
+    if (raw.clientMessageId) {
+      // The first send wins, even if this repeat's body differs or the devices changed since.
+      const prev = await this.d.repo.previousReply(actor.userId, raw.clientMessageId);
+      if (prev) return prev as SendReply;
+    }
+    const input = await this.normalise(actor, raw);
+    await this.assertCoversDevices(actor, input);
+
+    const now = new Date();
+    const envelopes: NewEnvelope[] = input.messages.map((m) => ({
+      id: randomUUID(),
+      senderId: actor.userId,
+      senderDeviceId: actor.deviceId,
+      recipientId: input.recipientId,
+      recipientDeviceId: m.deviceId,
+      type: m.type,
+      content: bytes(m.content),
+      iv: bytes(m.iv),
+      messageNumber: m.messageNumber ?? null,
+      clientMessageId: input.clientMessageId ?? null,
+    }));
+    const reply: SendReply = {
+      messages: envelopes.map((e) => ({ deviceId: e.recipientDeviceId, messageId: e.id })),
+      serverTimestamp: now.toISOString(),
+    };
+    const stored = await this.d.repo.storeSend(actor.userId, input.clientMessageId, reply, envelopes);
+    if ('duplicateOf' in stored) return stored.duplicateOf as SendReply;
+    this.d.metrics.messagesSent.inc(envelopes.length);
+    // Stored first, then woken: a socket that misses this wake still finds the rows in its queue.
+    await Promise.all(
+      [...stored.seqs].map(([deviceId, seq]) =>
+        this.publish(deviceTopic(input.recipientId, deviceId), {
+          type: 'wake',
+          seq: seq.toString(),
+        } satisfies WakeEvent),
+      ),
+    );
+    return reply;
+  }
+
+  private async normalise(actor: Actor, raw: AnySendInput): Promise<SendInput> {
+    if ('messages' in raw) return raw;
+    const devices = await this.recipientDevices(actor, raw.recipientId);
+    const only = devices.length === 1 ? devices[0] : undefined;
+    if (!only?.registrationId) {
+      throw new AppError('MISMATCHED_DEVICES', 'the shorthand needs a recipient with exactly one registered device', {
+        missingDevices: devices.map((d) => d.deviceId),
+        extraDevices: [],
+      });
+    }
+    return {
+      recipientId: raw.recipientId,
+      clientMessageId: raw.clientMessageId,
+      messages: [
+        {
+          deviceId: only.deviceId,
+          registrationId: only.registrationId,
+          type: 'message',
+          content: raw.encryptedContent,
+          iv: raw.iv ?? null,
+          messageNumber: raw.messageNumber ?? null,
+        },
+      ],
+    };
+  }
+
+  private async recipientDevices(actor: Actor, recipientId: string) {
+    const devices = await this.d.repo.registeredDevices(recipientId);
+    if (devices.length === 0 && !(await this.d.repo.userExists(recipientId)))
+      throw new AppError('NOT_FOUND', 'no such recipient');
+    // Sending to yourself covers your other devices, never the sending one.
+    return recipientId === actor.userId ? devices.filter((d) => d.deviceId !== actor.deviceId) : devices;
+  }
+
+  /** 409 / 410 before any write, with the device lists a client needs to fix its sessions. */
+  private async assertCoversDevices(actor: Actor, input: SendInput): Promise<void> {
+    if (input.messages.length > this.d.config.MAX_RECIPIENT_DEVICES) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `messages: at most ${this.d.config.MAX_RECIPIENT_DEVICES} recipient devices`,
+      );
+    }
+    const ids = input.messages.map((m) => m.deviceId);
+    if (new Set(ids).size !== ids.length) throw new AppError('VALIDATION_FAILED', 'messages: one envelope per device');
+    const devices = await this.recipientDevices(actor, input.recipientId);
+    const registered = new Map(devices.map((d) => [d.deviceId, d.registrationId]));
+    const missingDevices = [...registered.keys()].filter((id) => !ids.includes(id));
+    const extraDevices = ids.filter((id) => !registered.has(id));
+    if (missingDevices.length || extraDevices.length) {
+      throw new AppError('MISMATCHED_DEVICES', 'envelopes do not match the recipient devices', {
+        missingDevices,
+        extraDevices,
+      });
+    }
+    const staleDevices = input.messages
+      .filter((m) => registered.get(m.deviceId) !== m.registrationId)
+      .map((m) => m.deviceId);
+    if (staleDevices.length) throw new AppError('STALE_DEVICES', 'registration ids changed', { staleDevices });
+  }
+
+  /** The live stream of one device; every transport's stream (WS, tRPC, gRPC) is this object. */
+  async openStream(actor: Actor): Promise<DeviceStream> {
+    return new DeviceStream(actor, {
+      repo: this.d.repo,
+      broker: this.d.broker,
+      lowKeys: this.d.lowKeysOnConnect,
+    }).open();
+  }
+
+  async queue(actor: Actor, limit: number): Promise<{ messages: Envelope[]; more: boolean }> {
+    const rows = await this.d.repo.queue(actor.userId, actor.deviceId, 0n, limit + 1);
+    return { messages: rows.slice(0, limit).map((r) => toEnvelope(r)), more: rows.length > limit };
+  }
+
+  async ack(actor: Actor, ids: string[]): Promise<void> {
+    const valid = ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id));
+    const changed = await this.d.repo.ack(actor.userId, actor.deviceId, valid);
+    const now = Date.now();
+    for (const c of changed) this.d.metrics.deliveryLatency.observe((now - c.timestamp.getTime()) / 1000);
+    this.d.metrics.messagesDelivered.inc(changed.length);
+    await this.announce(changed);
+  }
+
+  async setStatus(actor: Actor, id: string, status: 'delivered' | 'read'): Promise<{ id: string; status: string }> {
+    const changed = await this.d.repo.advance(id, actor.userId, actor.deviceId, status);
+    if (changed) {
+      await this.announce([changed]);
+      return { id, status: changed.status };
+    }
+    const row = await this.d.repo.findForStatus(id);
+    if (!row) throw new AppError('NOT_FOUND', 'no such message');
+    if (row.recipientId !== actor.userId || row.recipientDeviceId !== actor.deviceId) {
+      throw new AppError('FORBIDDEN', 'only the recipient device may set the status');
+    }
+    // Never backwards: the reply gives the status that stands.
+    return { id, status: row.status };
+  }
+
+  async conversation(actor: Actor, chatId: string, cursor: string | undefined, limit: number) {
+    const before = cursor === undefined ? null : decodeCursor(cursor);
+    if (cursor !== undefined && before === null) throw new AppError('VALIDATION_FAILED', 'cursor: invalid');
+    const rows = await this.d.repo.conversation(actor.userId, actor.deviceId, chatId, before, limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      // Content only for envelopes addressed to this device; what this user sent is listed without it.
+      messages: page.map((r) =>
+        toEnvelope(r, r.recipientId === actor.userId && r.recipientDeviceId === actor.deviceId),
+      ),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
+    };
+  }
+
+  /** Every status change reaches all of the sender's devices, on whichever node they are connected. */
+  private async announce(changes: StatusChange[]): Promise<void> {
+    const at = new Date().toISOString();
+    await Promise.all(
+      changes.map((c) =>
+        this.publish(userTopic(c.senderId), {
+          type: 'message.status',
+          id: c.id,
+          status: c.status,
+          at,
+        } satisfies StreamEvent),
+      ),
+    );
+  }
+
+  private async publish(topic: string, event: object): Promise<void> {
+    await this.d.broker.publish(topic, JSON.stringify(event)).catch((err: unknown) => {
+      this.d.log.warn({ err: String(err), topic: topic.split(':')[0] }, 'broker publish failed');
+    });
+  }
+}

@@ -1,0 +1,139 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import type { Actor } from '../../domain/actor.js';
+import { AppError, isAppError } from '../../domain/errors.js';
+import { parseOrThrow } from '../../domain/validation.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { Services } from '../../services/index.js';
+import { AckInput, AnySendInput } from '../../services/messaging/messaging.schemas.js';
+import { bearerToken } from '../rest/auth.js';
+
+const HIGH_WATER_BYTES = 1024 * 1024;
+const requestId = z.string().min(1).max(64);
+const ClientFrame = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ack'), ids: AckInput.shape.ids }),
+  z.object({ type: z.literal('send'), requestId }).passthrough(),
+  z.object({ type: z.literal('ping') }),
+]);
+
+/** Upgrade auth: `Authorization: Bearer` or, for browsers, `?token=`; failure is a 401 before upgrading. */
+export function authenticateUpgrade(services: Services) {
+  return async (req: FastifyRequest) => {
+    const query = req.query as { token?: unknown };
+    const token = bearerToken(req.headers.authorization) ?? (typeof query.token === 'string' ? query.token : undefined);
+    req.actor = await services.accounts.authenticate(token);
+  };
+}
+
+export function errorFrame(e: unknown, reqId?: string) {
+  const err = isAppError(e) ? e : new AppError('INTERNAL', 'internal error');
+  return {
+    type: 'error',
+    code: err.code,
+    message: err.message,
+    ...(reqId ? { requestId: reqId } : {}),
+    ...(err.code === 'RATE_LIMITED' ? { retryAfter: err.retryAfterS } : {}),
+    ...(Object.keys(err.details).length ? { details: err.details } : {}),
+  };
+}
+
+/** Heartbeat: a protocol ping every interval; two unanswered in a row and the peer is gone. */
+export function keepAlive(socket: WebSocket, intervalS: number): () => void {
+  let missed = 0;
+  socket.on('pong', () => {
+    missed = 0;
+  });
+  const timer = setInterval(() => {
+    if (missed >= 2) {
+      socket.terminate();
+      return;
+    }
+    missed++;
+    socket.ping();
+  }, intervalS * 1000);
+  return () => clearInterval(timer);
+}
+
+/** Resolves once the socket's send buffer is below the high-water mark (backpressure). */
+async function drained(socket: WebSocket): Promise<void> {
+  while (socket.bufferedAmount > HIGH_WATER_BYTES && socket.readyState === socket.OPEN) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function messagesSocket(services: Services, metrics: Metrics, pingIntervalS: number): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/messages/stream', { websocket: true, preValidation: authenticateUpgrade(services) }, (socket, req) => {
+      const actor: Actor = req.actor;
+      metrics.wsConnections.inc({ endpoint: 'messages' });
+      const stopHeartbeat = keepAlive(socket, pingIntervalS);
+      const send = (frame: object) => {
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+      };
+      const streamReady = services.messaging.openStream(actor);
+
+      socket.on('message', (data, isBinary) => {
+        void (async () => {
+          let frame: z.infer<typeof ClientFrame>;
+          try {
+            if (isBinary) throw new AppError('VALIDATION_FAILED', 'frames are JSON text');
+            let json: unknown;
+            try {
+              json = JSON.parse(data.toString());
+            } catch {
+              throw new AppError('VALIDATION_FAILED', 'frame is not valid JSON');
+            }
+            frame = parseOrThrow(ClientFrame, json);
+          } catch (e) {
+            send(errorFrame(e));
+            return;
+          }
+          if (frame.type === 'ping') return send({ type: 'pong' });
+          if (frame.type === 'ack') {
+            try {
+              await services.messaging.ack(actor, frame.ids);
+              (await streamReady).forget(frame.ids);
+            } catch (e) {
+              send(errorFrame(e));
+            }
+            return;
+          }
+          const { type: _t, requestId: rid, ...body } = frame;
+          try {
+            const reply = await services.messaging.send(actor, parseOrThrow(AnySendInput, body));
+            send({ type: 'send.result', requestId: rid, ...reply });
+          } catch (e) {
+            if (!isAppError(e)) req.log.error({ err: e }, 'ws send failed');
+            send(errorFrame(e, rid));
+          }
+        })();
+      });
+
+      socket.on('close', () => {
+        stopHeartbeat();
+        metrics.wsConnections.dec({ endpoint: 'messages' });
+        void streamReady.then(
+          (s) => s.close(),
+          () => {},
+        );
+      });
+
+      void (async () => {
+        try {
+          const stream = await streamReady;
+          for await (const event of stream.events()) {
+            if (socket.readyState !== socket.OPEN) break;
+            send(event);
+            await drained(socket);
+          }
+          const end = stream.ended;
+          if (end && socket.readyState === socket.OPEN) socket.close(end.closeCode, end.reason);
+        } catch (e) {
+          req.log.error({ err: e }, 'message stream failed');
+          if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error');
+        }
+      })();
+    });
+  };
+}
