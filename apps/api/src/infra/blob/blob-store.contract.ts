@@ -77,6 +77,38 @@ export function describeBlobStore(label: string, make: () => Promise<BlobStoreSu
       expect(Array.from((await store.get(sibling)) ?? [])).toEqual([2, 2]);
     });
 
+    it('a key, the keys beneath it and its prefixes are all distinct', async () => {
+      const base = `contract-${randomUUID()}`;
+      await store.put(`${base}/x/y`, new Uint8Array([1]));
+      // A prefix of a stored key is not itself a blob.
+      expect(await store.get(base)).toBeNull();
+      expect(await store.stat(base)).toBeNull();
+      expect(await store.get(`${base}/x`)).toBeNull();
+      expect(await store.stat(`${base}/x`)).toBeNull();
+      // ... but can become one, next to the keys beneath it.
+      await store.put(`${base}/x`, new Uint8Array([2, 2]));
+      expect(Array.from((await store.get(`${base}/x`)) ?? [])).toEqual([2, 2]);
+      expect(Array.from((await store.get(`${base}/x/y`)) ?? [])).toEqual([1]);
+      // A key can also gain keys beneath it after it was stored.
+      await store.put(base, new Uint8Array([3, 3, 3]));
+      await store.put(`${base}/z`, new Uint8Array([4]));
+      expect((await store.stat(base))?.size).toBe(3);
+      expect((await store.stat(`${base}/z`))?.size).toBe(1);
+    });
+
+    it('keys that look like internal file names are ordinary keys', async () => {
+      const key = randomKey();
+      await store.put(key, new Uint8Array([1]), 'text/plain');
+      for (const suffix of ['.meta', '.tmp', '.blob', '.d']) {
+        expect(await store.get(key + suffix)).toBeNull();
+        expect(await store.stat(key + suffix)).toBeNull();
+        await store.put(key + suffix, new Uint8Array([2, 2]), 'application/x-other');
+        expect(await store.stat(key + suffix)).toEqual({ size: 2, contentType: 'application/x-other' });
+      }
+      expect(await store.stat(key)).toEqual({ size: 1, contentType: 'text/plain' });
+      expect(Array.from((await store.get(key)) ?? [])).toEqual([1]);
+    });
+
     it('accepts the literal key a/b/c', async () => {
       await store.put('a/b/c', new Uint8Array([7, 8]));
       expect(Array.from((await store.get('a/b/c')) ?? [])).toEqual([7, 8]);
@@ -84,15 +116,23 @@ export function describeBlobStore(label: string, make: () => Promise<BlobStoreSu
       expect(await store.get('a/b/c')).toBeNull();
     });
 
-    it.each(['../x', 'a/../../x', '/abs', 'a//b', 'a/./b', 'a/', '', '.hidden', 'sp ace', 'x'.repeat(300)])(
-      'rejects the invalid key %j in every operation',
-      async (key) => {
-        await expect(store.put(key, new Uint8Array([1]))).rejects.toThrow(/invalid blob key/);
-        await expect(store.get(key)).rejects.toThrow(/invalid blob key/);
-        await expect(store.stat(key)).rejects.toThrow(/invalid blob key/);
-        await expect(store.delete(key)).rejects.toThrow(/invalid blob key/);
-      },
-    );
+    it.each([
+      { name: '../x', key: '../x' },
+      { name: 'a/../../x', key: 'a/../../x' },
+      { name: '/abs', key: '/abs' },
+      { name: 'a//b', key: 'a//b' },
+      { name: 'a/./b', key: 'a/./b' },
+      { name: 'a/', key: 'a/' },
+      { name: '(empty)', key: '' },
+      { name: '.hidden', key: '.hidden' },
+      { name: 'sp ace', key: 'sp ace' },
+      { name: '(300 characters)', key: 'x'.repeat(300) },
+    ])('rejects the invalid key $name in every operation', async ({ key }) => {
+      await expect(store.put(key, new Uint8Array([1]))).rejects.toThrow(/invalid blob key/);
+      await expect(store.get(key)).rejects.toThrow(/invalid blob key/);
+      await expect(store.stat(key)).rejects.toThrow(/invalid blob key/);
+      await expect(store.delete(key)).rejects.toThrow(/invalid blob key/);
+    });
 
     it('overwrite replaces content, size and content type', async () => {
       const key = randomKey();

@@ -8,9 +8,15 @@ export class DiskBlobStore implements BlobStore {
 
   constructor(private readonly root: string) {}
 
+  /**
+   * Directory segments end in '.d' and the blob file in '.blob' (its sidecar '.blob.meta'), so no key's file can be
+   * another key's directory or sidecar: 'a' and 'a/b' coexist and 'x.meta' is an ordinary key, as in S3.
+   */
   private path(key: string): string {
     assertBlobKey(key);
-    return join(this.root, key);
+    const parts = key.split('/');
+    const file = parts.pop() as string;
+    return join(this.root, ...parts.map((dir) => `${dir}.d`), `${file}.blob`);
   }
 
   async put(key: string, data: Uint8Array, contentType = 'application/octet-stream'): Promise<void> {
