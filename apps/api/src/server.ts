@@ -40,6 +40,15 @@ export async function startServer(
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
 
+  // Every node runs retention; the batched deletes are safe to run concurrently.
+  const retention = setInterval(() => {
+    services.messaging.purgeExpired().then(
+      (r) => (r.delivered || r.expired) && log.info(r, 'retention purged envelopes'),
+      (e: unknown) => log.warn({ err: String(e) }, 'retention run failed'),
+    );
+  }, config.RETENTION_INTERVAL_S * 1000);
+  retention.unref();
+
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -51,6 +60,7 @@ export async function startServer(
     close() {
       // Stop accepting, close sockets (1001), let in-flight requests finish, then release pools.
       closing ??= (async () => {
+        clearInterval(retention);
         await http.close();
         await infra.close();
       })();

@@ -70,6 +70,7 @@ export const envSchema = z.object({
   PREKEY_LOW_WATERMARK: intFrom(10, 1, 100),
   MESSAGE_TTL_DAYS: intFrom(30, 1, 3650),
   DELIVERED_RETENTION_HOURS: intFrom(24, 0, 24 * 365),
+  RETENTION_INTERVAL_S: intFrom(600, 1, 86_400),
   MAX_RECIPIENT_DEVICES: intFrom(16, 1, 1000),
   WS_PING_INTERVAL_S: intFrom(30, 1, 3600),
   SHUTDOWN_TIMEOUT_MS: intFrom(10_000, 100, 120_000),

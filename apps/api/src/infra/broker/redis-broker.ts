@@ -8,6 +8,8 @@ const PREFIX = 'st:bus:';
 export class RedisBroker implements Broker {
   readonly backend = 'redis' as const;
   private readonly handlers = new TopicHandlers();
+  /** In-flight SUBSCRIBE per topic: later subscribers wait for it, so none returns before Redis confirms. */
+  private readonly confirming = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly pub: Redis,
@@ -23,7 +25,11 @@ export class RedisBroker implements Broker {
   }
 
   async subscribe(topic: string, handler: (payload: string) => void): Promise<Unsubscribe> {
-    if (this.handlers.add(topic, handler).first) await this.sub.subscribe(PREFIX + topic);
+    if (this.handlers.add(topic, handler).first) {
+      const p = this.sub.subscribe(PREFIX + topic).finally(() => this.confirming.delete(topic));
+      this.confirming.set(topic, p);
+    }
+    await this.confirming.get(topic);
     return async () => {
       if (this.handlers.remove(topic, handler).last) await this.sub.unsubscribe(PREFIX + topic).catch(() => {});
     };

@@ -193,6 +193,23 @@ export class MessagingService {
     };
   }
 
+  /**
+   * Retention: delivered envelopes go after DELIVERED_RETENTION_HOURS, undelivered ones after
+   * MESSAGE_TTL_DAYS. Bounded batches, so a large backlog never holds long locks.
+   */
+  async purgeExpired(now = new Date(), batch = 1_000): Promise<{ delivered: number; expired: number }> {
+    const deliveredBefore = new Date(now.getTime() - this.d.config.DELIVERED_RETENTION_HOURS * 3_600_000);
+    const undeliveredBefore = new Date(now.getTime() - this.d.config.MESSAGE_TTL_DAYS * 86_400_000);
+    const total = { delivered: 0, expired: 0 };
+    for (let round = 0; round < 1_000; round++) {
+      const r = await this.d.repo.purge(deliveredBefore, undeliveredBefore, batch);
+      total.delivered += r.delivered;
+      total.expired += r.expired;
+      if (r.delivered < batch && r.expired < batch) break;
+    }
+    return total;
+  }
+
   /** Every status change reaches all of the sender's devices, on whichever node they are connected. */
   private async announce(changes: StatusChange[]): Promise<void> {
     const at = new Date().toISOString();
