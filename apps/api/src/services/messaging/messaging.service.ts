@@ -65,7 +65,7 @@ export class MessagingService {
       messages: envelopes.map((e) => ({ deviceId: e.recipientDeviceId, messageId: e.id })),
       serverTimestamp: now.toISOString(),
     };
-    const stored = await this.d.repo.storeSend(actor.userId, input.clientMessageId, reply, envelopes);
+    const stored = await this.d.repo.storeSend(actor, input.recipientId, input.clientMessageId, reply, envelopes);
     if ('duplicateOf' in stored) return stored.duplicateOf as SendReply;
     this.d.metrics.messagesSent.inc(envelopes.length);
     // Stored first, then woken: a socket that misses this wake still finds the rows in its queue.

@@ -68,42 +68,48 @@ export class MessagesRepo {
   }
 
   /**
-   * Stores one send durably. With a clientMessageId the unique (sender, client_message_id) row is
-   * claimed first in the same transaction: a concurrent or repeated send finds it taken and gets
-   * the first reply back, storing nothing.
+   * Stores one send durably, in ONE statement (one round trip, atomic). With a clientMessageId the
+   * unique (sender, client_message_id) row is claimed in the same statement: a concurrent or repeated
+   * send finds it taken, inserts no envelope, and gets the first reply back.
    */
   async storeSend(
-    senderId: string,
+    sender: { userId: string; deviceId: number },
+    recipientId: string,
     clientMessageId: string | undefined,
     reply: object,
     envelopes: NewEnvelope[],
   ): Promise<{ duplicateOf: unknown } | { seqs: Map<number, bigint> }> {
-    return this.prisma.$transaction(async (tx) => {
-      if (clientMessageId) {
-        const claimed = await tx.$queryRaw<Array<{ id: string }>>`
-          INSERT INTO message_sends (id, sender_id, client_message_id, reply, created_at)
-          VALUES (gen_random_uuid(), ${senderId}::uuid, ${clientMessageId}::uuid, ${JSON.stringify(reply)}::jsonb, now())
-          ON CONFLICT (sender_id, client_message_id) DO NOTHING
-          RETURNING id`;
-        if (claimed.length === 0) {
-          const prev = await tx.messageSend.findUnique({
-            where: { senderId_clientMessageId: { senderId, clientMessageId } },
-            select: { reply: true },
-          });
-          return { duplicateOf: prev?.reply };
-        }
-      }
-      const rows = await tx.message.createManyAndReturn({
-        data: envelopes,
-        select: { seq: true, recipientDeviceId: true },
-      });
-      const seqs = new Map<number, bigint>();
-      for (const r of rows) {
-        const prev = seqs.get(r.recipientDeviceId);
-        if (prev === undefined || r.seq < prev) seqs.set(r.recipientDeviceId, r.seq);
-      }
-      return { seqs };
-    });
+    const cmid = clientMessageId ?? null;
+    const b64 = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('base64'));
+    const rows = await this.prisma.$queryRaw<Array<{ seq: bigint; deviceId: number }>>`
+      WITH claim AS (
+        INSERT INTO message_sends (id, sender_id, client_message_id, reply, created_at)
+        SELECT gen_random_uuid(), ${sender.userId}::uuid, ${cmid}::uuid, ${JSON.stringify(reply)}::jsonb, now()
+        WHERE ${cmid}::uuid IS NOT NULL
+        ON CONFLICT (sender_id, client_message_id) DO NOTHING
+        RETURNING id
+      ), ins AS (
+        INSERT INTO messages (id, sender_id, sender_device_id, recipient_id, recipient_device_id, type,
+                              encrypted_content, iv, message_number, client_message_id)
+        SELECT e.id::uuid, ${sender.userId}::uuid, ${sender.deviceId}::int, ${recipientId}::uuid, e.dev, e.type::message_type,
+               decode(e.content, 'base64'), decode(e.iv, 'base64'), e.num, ${cmid}::uuid
+        FROM unnest(${envelopes.map((e) => e.id)}::text[], ${envelopes.map((e) => e.recipientDeviceId)}::int[],
+                    ${envelopes.map((e) => e.type)}::text[], ${envelopes.map((e) => b64(e.content))}::text[],
+                    ${envelopes.map((e) => b64(e.iv))}::text[], ${envelopes.map((e) => e.messageNumber)}::int[])
+             AS e(id, dev, type, content, iv, num)
+        WHERE ${cmid}::uuid IS NULL OR EXISTS (SELECT 1 FROM claim)
+        RETURNING seq, recipient_device_id
+      )
+      SELECT seq, recipient_device_id AS "deviceId" FROM ins`;
+    if (rows.length === 0) {
+      return { duplicateOf: cmid ? await this.previousReply(sender.userId, cmid) : null };
+    }
+    const seqs = new Map<number, bigint>();
+    for (const r of rows) {
+      const prev = seqs.get(r.deviceId);
+      if (prev === undefined || r.seq < prev) seqs.set(r.deviceId, r.seq);
+    }
+    return { seqs };
   }
 
   /** Undelivered envelopes of one device with seq > after, oldest first. */
