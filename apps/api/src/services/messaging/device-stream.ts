@@ -37,6 +37,7 @@ export class DeviceStream {
   private readonly sent = new Set<string>();
   private wakeUp: (() => void) | null = null;
   private unsubscribes: Unsubscribe[] = [];
+  private closeListeners: Array<() => void> = [];
 
   constructor(
     readonly actor: Actor,
@@ -93,8 +94,15 @@ export class DeviceStream {
   }
 
   close(end: StreamEnd = { closeCode: 4401, reason: 'closed' }): void {
-    if (!this.end) this.end = end;
+    if (!this.end) {
+      this.end = end;
+      for (const l of this.closeListeners.splice(0)) l();
+    }
     this.wakeUp?.();
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
   }
 
   /** Acknowledged envelopes leave the per-stream "already sent" set. */

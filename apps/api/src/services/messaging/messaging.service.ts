@@ -33,6 +33,8 @@ const bytes = (b64: string | null | undefined) => (b64 == null ? null : new Uint
 
 export class MessagingService {
   private readonly sendRule;
+  /** This node's live stream per device, so an ack from any transport trims its "already sent" set. */
+  private readonly streams = new Map<string, DeviceStream>();
 
   constructor(private readonly d: MessagingDeps) {
     this.sendRule = { name: 'send-user', ...d.config.RATE_LIMIT_MESSAGES_USER };
@@ -160,6 +162,7 @@ export class MessagingService {
     const now = Date.now();
     for (const c of changed) this.d.metrics.deliveryLatency.observe((now - c.timestamp.getTime()) / 1000);
     this.d.metrics.messagesDelivered.inc(changed.length);
+    this.streams.get(`${actor.userId}:${actor.deviceId}`)?.forget(valid);
     await this.announce(changed);
   }
 

@@ -11,6 +11,9 @@ import type { Services } from '../../services/index.js';
 import { errorHandler, sendError } from './errors.js';
 import { accountRoutes, publicAccountRoutes } from './accounts.routes.js';
 import { requireActor } from './auth.js';
+import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
+import { type AppRouter, appRouter } from '../trpc/root.js';
+import { contextFactory } from '../trpc/trpc.js';
 import { messagesSocket } from '../ws/messages.socket.js';
 import { keysRoutes } from './keys.routes.js';
 import { messagesRoutes } from './messages.routes.js';
@@ -80,6 +83,18 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
 
   await app.register(opsRoutes(services, metrics));
+  await app.register(fastifyTRPCPlugin<AppRouter>, {
+    prefix: '/trpc',
+    useWSS: true,
+    trpcOptions: {
+      router: appRouter,
+      createContext: contextFactory(services),
+      keepAlive: { enabled: true, pingMs: deps.config.WS_PING_INTERVAL_S * 1000, pongWaitMs: 10_000 },
+      onError: ({ error, path }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path }, 'trpc call failed');
+      },
+    },
+  });
   await app.register(
     async (api) => {
       await api.register(publicAccountRoutes(services));

@@ -93,7 +93,6 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
           if (frame.type === 'ack') {
             try {
               await services.messaging.ack(actor, frame.ids);
-              (await streamReady).forget(frame.ids);
             } catch (e) {
               send(errorFrame(e));
             }

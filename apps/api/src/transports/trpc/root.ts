@@ -1,0 +1,9 @@
+import { authRouter } from './routers/auth.js';
+import { keysRouter } from './routers/keys.js';
+import { messagesRouter } from './routers/messages.js';
+import { router } from './trpc.js';
+
+export const appRouter = router({ auth: authRouter, keys: keysRouter, messages: messagesRouter });
+
+/** What TypeScript clients import (types only) to be typed end to end. */
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,50 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
+import type { Actor } from '../../domain/actor.js';
+import { isAppError } from '../../domain/errors.js';
+import type { Services } from '../../services/index.js';
+import { bearerToken } from '../rest/auth.js';
+import { contractError, toTrpcError } from './errors.js';
+
+export interface TrpcContext {
+  services: Services;
+  token: string | undefined;
+  ip: string;
+}
+
+/** HTTP: `Authorization` header. WebSocket: the same header, or `connectionParams.token` (browsers). */
+export function contextFactory(services: Services) {
+  return ({ req, info }: CreateFastifyContextOptions): TrpcContext => {
+    const params = info.connectionParams as { token?: unknown } | null | undefined;
+    const fromParams = typeof params?.token === 'string' ? params.token : undefined;
+    const ip = 'ip' in req && typeof req.ip === 'string' ? req.ip : (req.socket?.remoteAddress ?? 'unknown');
+    return { services, token: bearerToken(req.headers.authorization) ?? fromParams, ip };
+  };
+}
+
+const t = initTRPC.context<TrpcContext>().create({
+  errorFormatter({ shape, error }) {
+    return { ...shape, data: { ...shape.data, stack: undefined, ...contractError(error) } };
+  },
+});
+
+/** Service errors become tRPC errors carrying the contract code; anything else is INTERNAL. */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && isAppError(result.error.cause)) return { ...result, error: toTrpcError(result.error.cause) } as typeof result;
+  return result;
+});
+
+export const router = t.router;
+export const publicProcedure = t.procedure.use(mapErrors);
+
+/** Resolves the calling device through the same function REST, WS and gRPC use. */
+export const deviceProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  try {
+    const actor: Actor = await ctx.services.accounts.authenticate(ctx.token);
+    return next({ ctx: { ...ctx, actor } });
+  } catch (e) {
+    if (isAppError(e)) throw toTrpcError(e);
+    throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error' });
+  }
+});
