@@ -64,6 +64,11 @@ export class KeysService {
         if (actor.deviceId !== 1) throw new AppError('CONFLICT', 'only device 1 may change the identity key');
         await this.d.repo.setIdentity(tx, actor.userId, identity, true, actor.deviceId);
       }
+      if (registration !== null && input.registrationId !== undefined && input.registrationId !== registration) {
+        // A new registration id means a reinstall: keys of the previous install must never be handed out.
+        await this.d.repo.discardDeviceKeys(tx, actor.userId, actor.deviceId);
+        if (!input.signedPreKey) throw new AppError('VALIDATION_FAILED', 'signedPreKey: required with a new registrationId', { field: 'signedPreKey' });
+      }
       await this.d.repo.write(tx, actor.userId, actor.deviceId, write);
     });
     const counts = await this.counts(actor);

@@ -71,6 +71,12 @@ export class KeysRepo {
     });
   }
 
+  /** Drops every prekey of one device (a reinstall: the old install's private halves are gone). */
+  async discardDeviceKeys(tx: Tx, userId: string, deviceId: number): Promise<void> {
+    await tx.preKey.deleteMany({ where: { userId, deviceId } });
+    await tx.signedPreKey.deleteMany({ where: { userId, deviceId } });
+  }
+
   async write(tx: Tx, userId: string, deviceId: number, w: KeyWrite): Promise<void> {
     if (w.registrationId !== undefined) {
       await tx.device.update({

@@ -1,0 +1,223 @@
+import { EventEmitter } from 'node:events';
+import type { IdentityKeyPair } from '@signalapp/libsignal-client';
+import WebSocketImpl from 'ws';
+import { type KeyValueStore, MemoryKeyValueStore } from './kv.js';
+import { SignalDevice } from './protocol/device.js';
+import type { BundleJson } from './protocol/wire.js';
+import { createTransport, errorCode, errorDetails, type Transport } from './transport.js';
+
+export interface ReceivedMessage {
+  id: string;
+  from: { userId: string; deviceId: number };
+  text: string;
+  /** Size of the ciphertext the server stored, in bytes. */
+  ciphertextBytes: number;
+  serverTimestamp: string;
+}
+
+export interface ClientEvents {
+  message: [ReceivedMessage];
+  receipt: [{ id: string; status: 'sent' | 'delivered' | 'read'; at: string }];
+  'queue.empty': [];
+  'keys.replenished': [{ preKeyCount: number }];
+  error: [Error];
+}
+
+export interface ConnectOptions {
+  url: string;
+  /** Signal state of this device (sessions, keys); default memory. Use FileKeyValueStore to persist. */
+  store?: KeyValueStore;
+  WebSocket?: typeof globalThis.WebSocket;
+}
+
+interface Session {
+  userId: string;
+  deviceId: number;
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+const MAX_SEND_ATTEMPTS = 4;
+
+/** Node 20 has no global WebSocket: default to `ws`. */
+function nodeTransport(opts: ConnectOptions, getAccessToken: () => string | null): Transport {
+  const WebSocket = opts.WebSocket ?? (WebSocketImpl as unknown as typeof globalThis.WebSocket);
+  return createTransport({ url: opts.url, WebSocket, getAccessToken });
+}
+
+/**
+ * A SnapTalker device for Node: account, keys, libsignal sessions, encrypted send with automatic
+ * device-list repair (409/410), live receive + decrypt + ack, receipts and key replenishment.
+ */
+export class SnapTalkerClient extends EventEmitter<ClientEvents> {
+  private readonly transport: Transport;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private subscription: { unsubscribe(): void } | undefined;
+
+  private constructor(
+    private readonly opts: ConnectOptions,
+    private session: Session,
+    readonly device: SignalDevice,
+  ) {
+    super();
+    this.transport = nodeTransport(opts, () => this.session.accessToken);
+    this.scheduleRefresh();
+  }
+
+  get userId(): string {
+    return this.session.userId;
+  }
+
+  get deviceId(): number {
+    return this.session.deviceId;
+  }
+
+  get api() {
+    return this.transport.trpc;
+  }
+
+  /** Registers an account, verifies it with the code `otp` returns, and uploads this device's keys. */
+  static async register(
+    opts: ConnectOptions & { username: string; phone: string; password: string; deviceName?: string; otp: (phone: string) => Promise<string> },
+  ): Promise<SnapTalkerClient> {
+    const anon = nodeTransport(opts, () => null);
+    try {
+      await anon.trpc.auth.register.mutate({ username: opts.username, phone: opts.phone, password: opts.password });
+      const session = await anon.trpc.auth.verify.mutate({ phone: opts.phone, code: await opts.otp(opts.phone), deviceName: opts.deviceName });
+      const device = await SignalDevice.create({ userId: session.userId, deviceId: session.deviceId, store: opts.store });
+      const client = new SnapTalkerClient(opts, session, device);
+      await client.uploadKeys(true);
+      return client;
+    } finally {
+      anon.close();
+    }
+  }
+
+  /**
+   * Links another device by signing in. Linked devices share the account's identity key, which a
+   * real app transfers from the primary device (provisioning); here the caller hands it over.
+   */
+  static async login(
+    opts: ConnectOptions & { login: string; password: string; identity: IdentityKeyPair; deviceName?: string },
+  ): Promise<SnapTalkerClient> {
+    const anon = nodeTransport(opts, () => null);
+    try {
+      const session = await anon.trpc.auth.login.mutate({ login: opts.login, password: opts.password, deviceName: opts.deviceName });
+      const device = await SignalDevice.create({ userId: session.userId, deviceId: session.deviceId, identity: opts.identity, store: opts.store });
+      const client = new SnapTalkerClient(opts, session, device);
+      await client.uploadKeys(true);
+      return client;
+    } finally {
+      anon.close();
+    }
+  }
+
+  /** Generates and uploads prekeys (the first upload also carries identity and registration id). */
+  async uploadKeys(first = false, preKeys = 100): Promise<number> {
+    const upload = await this.device.generateKeys({ preKeys, kyberPreKeys: 10, lastResort: first });
+    const counts = await this.api.keys.upload.mutate(upload);
+    return counts.preKeyCount;
+  }
+
+  private scheduleRefresh(): void {
+    clearTimeout(this.refreshTimer);
+    // Refresh at 80% of the lifetime; the refresh token rotates every time.
+    this.refreshTimer = setTimeout(() => {
+      this.api.auth.refresh
+        .mutate({ refreshToken: this.session.refreshToken })
+        .then((r) => {
+          this.session = { ...this.session, ...r };
+          this.scheduleRefresh();
+        })
+        .catch((e: unknown) => this.emit('error', e instanceof Error ? e : new Error(String(e))));
+    }, this.session.expiresIn * 800);
+    this.refreshTimer.unref();
+  }
+
+  private async openSession(userId: string, deviceId?: number): Promise<number[]> {
+    const bundle = (await this.api.keys.bundle.query({ userId, deviceId })) as BundleJson;
+    const opened: number[] = [];
+    for (const d of bundle.devices) {
+      if (userId === this.userId && d.deviceId === this.deviceId) continue;
+      await this.device.startSession(bundle, d.deviceId);
+      opened.push(d.deviceId);
+    }
+    return opened;
+  }
+
+  /** Encrypts `text` for every device of `toUserId` and sends it; repairs the device list on 409/410. */
+  async send(toUserId: string, text: string, clientMessageId: string = crypto.randomUUID()) {
+    for (let attempt = 1; ; attempt++) {
+      let devices = (await this.device.sessionDevices(toUserId)).filter((d) => !(toUserId === this.userId && d === this.deviceId));
+      if (devices.length === 0 && attempt === 1) devices = await this.openSession(toUserId).catch(() => []);
+      const messages = [];
+      for (const deviceId of devices) {
+        const c = await this.device.encrypt(toUserId, deviceId, text);
+        const registrationId = (await this.device.remoteRegistrationId(toUserId, deviceId)) ?? 0;
+        messages.push({ deviceId, registrationId, type: c.type, content: c.content });
+      }
+      try {
+        return await this.api.messages.send.mutate({ recipientId: toUserId, clientMessageId, messages });
+      } catch (e) {
+        const code = errorCode(e);
+        if (attempt >= MAX_SEND_ATTEMPTS || (code !== 'MISMATCHED_DEVICES' && code !== 'STALE_DEVICES')) throw e;
+        const d = errorDetails(e) as { missingDevices?: number[]; extraDevices?: number[]; staleDevices?: number[] };
+        for (const id of [...(d.extraDevices ?? []), ...(d.staleDevices ?? [])]) await this.device.deleteSession(toUserId, id);
+        for (const id of [...(d.missingDevices ?? []), ...(d.staleDevices ?? [])]) await this.openSession(toUserId, id);
+      }
+    }
+  }
+
+  /** Subscribes to the live stream: messages are decrypted, emitted and acknowledged. */
+  connect(): void {
+    if (this.subscription) return;
+    this.subscription = this.api.messages.events.subscribe(undefined, {
+      onData: (event) => {
+        void this.onEvent(event).catch((e: unknown) => this.emit('error', e instanceof Error ? e : new Error(String(e))));
+      },
+      onError: (e) => this.emit('error', e),
+    });
+  }
+
+  private async onEvent(event: { type: string; [k: string]: unknown }): Promise<void> {
+    if (event.type === 'message') {
+      const env = event.envelope as {
+        id: string;
+        senderId: string;
+        senderDeviceId: number;
+        type: string;
+        content: string | null;
+        serverTimestamp: string;
+      };
+      const text = await this.device.decrypt(env.senderId, env.senderDeviceId, env);
+      this.emit('message', {
+        id: env.id,
+        from: { userId: env.senderId, deviceId: env.senderDeviceId },
+        text,
+        ciphertextBytes: Buffer.from(env.content ?? '', 'base64').length,
+        serverTimestamp: env.serverTimestamp,
+      });
+      await this.api.messages.ack.mutate({ ids: [env.id] });
+    } else if (event.type === 'message.status') {
+      this.emit('receipt', event as unknown as ClientEvents['receipt'][0]);
+    } else if (event.type === 'queue.empty') {
+      this.emit('queue.empty');
+    } else if (event.type === 'keys.low') {
+      this.emit('keys.replenished', { preKeyCount: await this.uploadKeys(false) });
+    }
+  }
+
+  async markRead(messageId: string): Promise<void> {
+    await this.api.messages.setStatus.mutate({ id: messageId, status: 'read' });
+  }
+
+  close(): void {
+    clearTimeout(this.refreshTimer);
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    this.transport.close();
+  }
+}
+
+export { MemoryKeyValueStore };
