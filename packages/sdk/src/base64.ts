@@ -7,6 +7,7 @@ export function b64(bytes: Uint8Array): string {
 
 /** Strict decoder: url-safe, unpadded or garbage input is an error, as it is on the server. */
 export function fromB64(s: string): Uint8Array<ArrayBuffer> {
-  if (typeof s !== 'string' || !BASE64.test(s)) throw new Error(`not standard padded base64: ${String(s).slice(0, 40)}`);
+  if (typeof s !== 'string' || !BASE64.test(s))
+    throw new Error(`not standard padded base64: ${String(s).slice(0, 40)}`);
   return new Uint8Array(Buffer.from(s, 'base64'));
 }

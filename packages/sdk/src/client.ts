@@ -54,6 +54,7 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
   private readonly transport: Transport;
   private refreshTimer: NodeJS.Timeout | undefined;
   private subscription: { unsubscribe(): void } | undefined;
+  private closed = false;
 
   private constructor(
     private readonly opts: ConnectOptions,
@@ -79,13 +80,27 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
 
   /** Registers an account, verifies it with the code `otp` returns, and uploads this device's keys. */
   static async register(
-    opts: ConnectOptions & { username: string; phone: string; password: string; deviceName?: string; otp: (phone: string) => Promise<string> },
+    opts: ConnectOptions & {
+      username: string;
+      phone: string;
+      password: string;
+      deviceName?: string;
+      otp: (phone: string) => Promise<string>;
+    },
   ): Promise<SnapTalkerClient> {
     const anon = nodeTransport(opts, () => null);
     try {
       await anon.trpc.auth.register.mutate({ username: opts.username, phone: opts.phone, password: opts.password });
-      const session = await anon.trpc.auth.verify.mutate({ phone: opts.phone, code: await opts.otp(opts.phone), deviceName: opts.deviceName });
-      const device = await SignalDevice.create({ userId: session.userId, deviceId: session.deviceId, store: opts.store });
+      const session = await anon.trpc.auth.verify.mutate({
+        phone: opts.phone,
+        code: await opts.otp(opts.phone),
+        deviceName: opts.deviceName,
+      });
+      const device = await SignalDevice.create({
+        userId: session.userId,
+        deviceId: session.deviceId,
+        store: opts.store,
+      });
       const client = new SnapTalkerClient(opts, session, device);
       await client.uploadKeys(true);
       return client;
@@ -103,8 +118,17 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
   ): Promise<SnapTalkerClient> {
     const anon = nodeTransport(opts, () => null);
     try {
-      const session = await anon.trpc.auth.login.mutate({ login: opts.login, password: opts.password, deviceName: opts.deviceName });
-      const device = await SignalDevice.create({ userId: session.userId, deviceId: session.deviceId, identity: opts.identity, store: opts.store });
+      const session = await anon.trpc.auth.login.mutate({
+        login: opts.login,
+        password: opts.password,
+        deviceName: opts.deviceName,
+      });
+      const device = await SignalDevice.create({
+        userId: session.userId,
+        deviceId: session.deviceId,
+        identity: opts.identity,
+        store: opts.store,
+      });
       const client = new SnapTalkerClient(opts, session, device);
       await client.uploadKeys(true);
       return client;
@@ -130,7 +154,7 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
           this.session = { ...this.session, ...r };
           this.scheduleRefresh();
         })
-        .catch((e: unknown) => this.emit('error', e instanceof Error ? e : new Error(String(e))));
+        .catch((e: unknown) => this.fail(e));
     }, this.session.expiresIn * 800);
     this.refreshTimer.unref();
   }
@@ -149,7 +173,9 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
   /** Encrypts `text` for every device of `toUserId` and sends it; repairs the device list on 409/410. */
   async send(toUserId: string, text: string, clientMessageId: string = crypto.randomUUID()) {
     for (let attempt = 1; ; attempt++) {
-      let devices = (await this.device.sessionDevices(toUserId)).filter((d) => !(toUserId === this.userId && d === this.deviceId));
+      let devices = (await this.device.sessionDevices(toUserId)).filter(
+        (d) => !(toUserId === this.userId && d === this.deviceId),
+      );
       if (devices.length === 0 && attempt === 1) devices = await this.openSession(toUserId).catch(() => []);
       const messages = [];
       for (const deviceId of devices) {
@@ -163,7 +189,8 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
         const code = errorCode(e);
         if (attempt >= MAX_SEND_ATTEMPTS || (code !== 'MISMATCHED_DEVICES' && code !== 'STALE_DEVICES')) throw e;
         const d = errorDetails(e) as { missingDevices?: number[]; extraDevices?: number[]; staleDevices?: number[] };
-        for (const id of [...(d.extraDevices ?? []), ...(d.staleDevices ?? [])]) await this.device.deleteSession(toUserId, id);
+        for (const id of [...(d.extraDevices ?? []), ...(d.staleDevices ?? [])])
+          await this.device.deleteSession(toUserId, id);
         for (const id of [...(d.missingDevices ?? []), ...(d.staleDevices ?? [])]) await this.openSession(toUserId, id);
       }
     }
@@ -174,9 +201,9 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
     if (this.subscription) return;
     this.subscription = this.api.messages.events.subscribe(undefined, {
       onData: (event) => {
-        void this.onEvent(event).catch((e: unknown) => this.emit('error', e instanceof Error ? e : new Error(String(e))));
+        void this.onEvent(event).catch((e: unknown) => this.fail(e));
       },
-      onError: (e) => this.emit('error', e),
+      onError: (e) => this.fail(e),
     });
   }
 
@@ -212,7 +239,14 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
     await this.api.messages.setStatus.mutate({ id: messageId, status: 'read' });
   }
 
+  /** Errors go to 'error' listeners; with none (or after close) they are dropped, never thrown. */
+  private fail(e: unknown): void {
+    if (this.closed || this.listenerCount('error') === 0) return;
+    this.emit('error', e instanceof Error ? e : new Error(String(e)));
+  }
+
   close(): void {
+    this.closed = true;
     clearTimeout(this.refreshTimer);
     this.subscription?.unsubscribe();
     this.subscription = undefined;

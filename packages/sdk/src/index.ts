@@ -1,4 +1,12 @@
 // Browser-safe entry: the typed transport. The libsignal E2EE client is in "@snaptalker/sdk/node".
-export { type AppRouter, backoff, createTransport, errorCode, errorDetails, type Transport, type TransportOptions } from './transport.js';
+export {
+  type AppRouter,
+  backoff,
+  createTransport,
+  errorCode,
+  errorDetails,
+  type Transport,
+  type TransportOptions,
+} from './transport.js';
 export { type KeyValueStore, MemoryKeyValueStore } from './kv.js';
 export { b64, fromB64 } from './base64.js';

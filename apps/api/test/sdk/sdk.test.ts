@@ -58,7 +58,12 @@ describe('SDK against a real server: E2EE with device-list repair', () => {
   }
 
   async function link(primary: { c: SnapTalkerClient; username: string; password: string }) {
-    const c = await SnapTalkerClient.login({ url: server.url, login: primary.username, password: primary.password, identity: primary.c.device.identity });
+    const c = await SnapTalkerClient.login({
+      url: server.url,
+      login: primary.username,
+      password: primary.password,
+      identity: primary.c.device.identity,
+    });
     clients.push(c);
     return c;
   }
@@ -101,14 +106,20 @@ describe('SDK against a real server: E2EE with device-list repair', () => {
 
     // Bob reinstalls device 2: same device id, new registration id and keys. Alice gets 410, recovers.
     bob2.close();
-    const reinstalled = await SignalDevice.create({ userId: bob.c.userId, deviceId: bob2.deviceId, identity: bob.c.device.identity });
+    const reinstalled = await SignalDevice.create({
+      userId: bob.c.userId,
+      deviceId: bob2.deviceId,
+      identity: bob.c.device.identity,
+    });
     await bob2.api.keys.upload.mutate(await reinstalled.generateKeys({ preKeys: 5, kyberPreKeys: 1 }));
     await alice.c.send(bob.c.userId, 'after your reinstall');
     const queued = await bob2.api.messages.queue.query({});
     const mine = queued.messages.filter((m) => m.senderId === alice.c.userId);
     const last = mine.at(-1);
     expect(last?.type).toBe('prekey');
-    expect(await reinstalled.decrypt(alice.c.userId, 1, last as { type: string; content: string })).toBe('after your reinstall');
+    expect(await reinstalled.decrypt(alice.c.userId, 1, last as { type: string; content: string })).toBe(
+      'after your reinstall',
+    );
   });
 
   it('the file store keeps a device across restarts', async () => {

@@ -19,7 +19,13 @@ import {
 } from '@signalapp/libsignal-client';
 import { b64, fromB64 } from '../base64.js';
 import { type KeyValueStore, MemoryKeyValueStore } from '../kv.js';
-import { KvIdentityKeyStore, KvKyberPreKeyStore, KvPreKeyStore, KvSessionStore, KvSignedPreKeyStore } from './stores.js';
+import {
+  KvIdentityKeyStore,
+  KvKyberPreKeyStore,
+  KvPreKeyStore,
+  KvSessionStore,
+  KvSignedPreKeyStore,
+} from './stores.js';
 import type { BundleJson, Ciphertext, KeyUpload, PreKeyJson, SignedPreKeyJson } from './wire.js';
 
 /** Key ids are 24-bit on the wire (0..16777215). */
@@ -134,7 +140,10 @@ export class SignalDevice {
     const signedPriv = PrivateKey.generate();
     const signedPub = signedPriv.getPublicKey();
     const signedSig = idKey.sign(signedPub.serialize());
-    await this.signedPreKeys.saveSignedPreKey(signedId, SignedPreKeyRecord.new(signedId, now, signedPub, signedPriv, signedSig));
+    await this.signedPreKeys.saveSignedPreKey(
+      signedId,
+      SignedPreKeyRecord.new(signedId, now, signedPub, signedPriv, signedSig),
+    );
 
     const preKeys: PreKeyJson[] = [];
     for (let i = 0; i < (opts.preKeys ?? 100); i++) {
@@ -184,12 +193,25 @@ export class SignalDevice {
       KEMPublicKey.deserialize(fromB64(d.kyberPreKey.publicKey)),
       fromB64(d.kyberPreKey.signature),
     );
-    await processPreKeyBundle(libBundle, ProtocolAddress.new(bundle.userId, deviceId), this.address(), this.sessions, this.identities);
+    await processPreKeyBundle(
+      libBundle,
+      ProtocolAddress.new(bundle.userId, deviceId),
+      this.address(),
+      this.sessions,
+      this.identities,
+    );
   }
 
   async encrypt(toUserId: string, toDeviceId: number, plaintext: string | Uint8Array): Promise<Ciphertext> {
-    const bytes = typeof plaintext === 'string' ? new Uint8Array(Buffer.from(plaintext, 'utf8')) : new Uint8Array(plaintext);
-    const c = await signalEncrypt(bytes, ProtocolAddress.new(toUserId, toDeviceId), this.address(), this.sessions, this.identities);
+    const bytes =
+      typeof plaintext === 'string' ? new Uint8Array(Buffer.from(plaintext, 'utf8')) : new Uint8Array(plaintext);
+    const c = await signalEncrypt(
+      bytes,
+      ProtocolAddress.new(toUserId, toDeviceId),
+      this.address(),
+      this.sessions,
+      this.identities,
+    );
     const kind = c.type();
     if (kind !== CiphertextMessageType.PreKey && kind !== CiphertextMessageType.Whisper) {
       throw new Error(`unexpected ciphertext type ${kind}`);
@@ -197,7 +219,11 @@ export class SignalDevice {
     return { type: kind === CiphertextMessageType.PreKey ? 'prekey' : 'message', content: b64(c.serialize()) };
   }
 
-  async decryptBytes(fromUserId: string, fromDeviceId: number, envelope: { type: string; content: string | null }): Promise<Uint8Array> {
+  async decryptBytes(
+    fromUserId: string,
+    fromDeviceId: number,
+    envelope: { type: string; content: string | null },
+  ): Promise<Uint8Array> {
     if (!envelope.content) throw new Error('envelope has no content');
     const from = ProtocolAddress.new(fromUserId, fromDeviceId);
     const bytes = fromB64(envelope.content);
@@ -219,7 +245,11 @@ export class SignalDevice {
     throw new Error(`unknown envelope type ${JSON.stringify(envelope.type)}`);
   }
 
-  async decrypt(fromUserId: string, fromDeviceId: number, envelope: { type: string; content: string | null }): Promise<string> {
+  async decrypt(
+    fromUserId: string,
+    fromDeviceId: number,
+    envelope: { type: string; content: string | null },
+  ): Promise<string> {
     return Buffer.from(await this.decryptBytes(fromUserId, fromDeviceId, envelope)).toString('utf8');
   }
 
