@@ -30,10 +30,18 @@ export function toTrpcError(e: AppError): TRPCError {
 }
 
 /** The contract's error code and details, for `data` of every tRPC error. */
-export function contractError(error: TRPCError): { code: ErrorCode; details: Record<string, unknown>; retryAfter?: number } {
+export function contractError(error: TRPCError): {
+  code: ErrorCode;
+  details: Record<string, unknown>;
+  retryAfter?: number;
+} {
   const cause = error.cause;
   if (isAppError(cause)) {
-    return { code: cause.code, details: cause.details, ...(cause.retryAfterS ? { retryAfter: cause.retryAfterS } : {}) };
+    return {
+      code: cause.code,
+      details: cause.details,
+      ...(cause.retryAfterS ? { retryAfter: cause.retryAfterS } : {}),
+    };
   }
   if (cause instanceof ZodError) return { code: 'VALIDATION_FAILED', details: validationError(cause).details };
   if (error.code === 'PARSE_ERROR' || error.code === 'BAD_REQUEST') return { code: 'VALIDATION_FAILED', details: {} };

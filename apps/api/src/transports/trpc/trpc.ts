@@ -31,7 +31,8 @@ const t = initTRPC.context<TrpcContext>().create({
 /** Service errors become tRPC errors carrying the contract code; anything else is INTERNAL. */
 const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && isAppError(result.error.cause)) return { ...result, error: toTrpcError(result.error.cause) } as typeof result;
+  if (!result.ok && isAppError(result.error.cause))
+    return { ...result, error: toTrpcError(result.error.cause) } as typeof result;
   return result;
 });
 

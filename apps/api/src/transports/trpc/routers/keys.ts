@@ -4,7 +4,9 @@ import { BundleParams, keyId, SignedPreKey, UploadKeysInput } from '../../../ser
 import { deviceProcedure } from '../trpc.js';
 
 export const keysRouter = {
-  upload: deviceProcedure.input(UploadKeysInput).mutation(({ ctx, input }) => ctx.services.keys.upload(ctx.actor, input)),
+  upload: deviceProcedure
+    .input(UploadKeysInput)
+    .mutation(({ ctx, input }) => ctx.services.keys.upload(ctx.actor, input)),
   bundle: deviceProcedure
     .input(BundleParams.extend({ deviceId: z.number().int().min(1).optional() }))
     .query(({ ctx, input }) => ctx.services.keys.bundle(ctx.actor, input.userId, input.deviceId)),
