@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 export const errorStatus = {
   VALIDATION_FAILED: 400,
   INVALID_SIGNATURE: 400,
@@ -41,9 +43,20 @@ export class AppError extends Error {
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
 
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details: Record<string, unknown> };
-}
+export const errorCodes = Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]];
+
+/** The one error body of every REST error response (and of the OpenAPI document's `ErrorBody` component). */
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(errorCodes),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()),
+    }),
+  })
+  .meta({ id: 'ErrorBody', description: 'Every error response has this body; `code` is one of the contract codes.' });
+
+export type ErrorBody = z.infer<typeof ErrorBody>;
 
 export function errorBody(e: AppError): ErrorBody {
   return { error: { code: e.code, message: e.message, details: e.details } };

@@ -8,3 +8,12 @@ export const base64 = z
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
 export const deviceId = z.coerce.number().int().min(1).max(2_147_483_647);
+
+// Reply-side building blocks. Replies are written by the server, so these document the format and are
+// checked cheaply by the response serializer (no base64 regex over large ciphertexts).
+
+/** Standard base64 with padding, as the server writes it. */
+export const base64Out = z.string().meta({ contentEncoding: 'base64', description: 'standard base64 with padding' });
+/** ISO-8601 UTC timestamp, e.g. `2026-11-24T10:00:00.000Z`. */
+export const timestamp = z.iso.datetime();
+export const deviceIdOut = z.number().int().min(1).max(2_147_483_647);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deviceIdOut, timestamp, uuid } from '../../domain/schemas.js';
 
 export const username = z.string().regex(/^[a-zA-Z0-9_]{3,32}$/, 'must be 3-32 letters, digits or _');
 export const phone = z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'must be E.164, e.g. +15551234567');
@@ -19,10 +20,29 @@ export type VerifyInput = z.infer<typeof VerifyInput>;
 export type LoginInput = z.infer<typeof LoginInput>;
 export type RefreshInput = z.infer<typeof RefreshInput>;
 
-export interface Session {
-  userId: string;
-  deviceId: number;
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-}
+// Replies (the REST response schemas; the OpenAPI document is generated from them).
+
+export const RegisterReply = z.object({ userId: uuid, status: z.literal('pending_verification') });
+export const SessionReply = z.object({
+  userId: uuid,
+  deviceId: deviceIdOut,
+  accessToken: z.string().meta({ description: 'JWT; send as `Authorization: Bearer <accessToken>`' }),
+  refreshToken: z.string().meta({ description: 'opaque, single use, rotates on every refresh' }),
+  expiresIn: z.number().int().meta({ description: 'access token lifetime in seconds' }),
+});
+/** The verifying device is always device 1. */
+export const VerifyReply = SessionReply.extend({ deviceId: z.literal(1) });
+export const RefreshReply = SessionReply.omit({ userId: true, deviceId: true });
+export const ProfileReply = z.object({
+  userId: uuid,
+  username: z.string(),
+  phone: z.string(),
+  devices: z.array(
+    z.object({ deviceId: deviceIdOut, name: z.string().nullable(), createdAt: timestamp, lastSeenAt: timestamp }),
+  ),
+});
+
+export type RegisterReply = z.infer<typeof RegisterReply>;
+export type Session = z.infer<typeof SessionReply>;
+export type RefreshReply = z.infer<typeof RefreshReply>;
+export type Profile = z.infer<typeof ProfileReply>;

@@ -7,7 +7,16 @@ import type { AccountsRepo, Tx } from '../../infra/db/repos/accounts.repo.js';
 import type { Broker } from '../../infra/broker/broker.js';
 import type { SmsSender } from '../../infra/sms/sms-sender.js';
 import type { Limits } from '../rate-limits.js';
-import type { LoginInput, RefreshInput, RegisterInput, Session, VerifyInput } from './accounts.schemas.js';
+import type {
+  LoginInput,
+  Profile,
+  RefreshInput,
+  RegisterInput,
+  RefreshReply,
+  RegisterReply,
+  Session,
+  VerifyInput,
+} from './accounts.schemas.js';
 import type { OtpStore } from './otp.js';
 import type { Passwords } from './passwords.js';
 import { hashRefreshToken, type Tokens } from './tokens.js';
@@ -26,13 +35,6 @@ export interface AccountsDeps {
   log: Logger;
 }
 
-export interface Profile {
-  userId: string;
-  username: string;
-  phone: string;
-  devices: Array<{ deviceId: number; name: string | null; createdAt: string; lastSeenAt: string }>;
-}
-
 export class AccountsService {
   private readonly rules;
 
@@ -48,7 +50,7 @@ export class AccountsService {
     };
   }
 
-  async register(origin: Origin, input: RegisterInput): Promise<{ userId: string; status: 'pending_verification' }> {
+  async register(origin: Origin, input: RegisterInput): Promise<RegisterReply> {
     await this.d.limits.consume(this.rules.registerIp, origin.ip);
     await this.d.limits.consume(this.rules.registerPhone, input.phone);
     const usernameLower = input.username.toLowerCase();
@@ -113,7 +115,7 @@ export class AccountsService {
     return session;
   }
 
-  async refresh(input: RefreshInput): Promise<Omit<Session, 'userId' | 'deviceId'>> {
+  async refresh(input: RefreshInput): Promise<RefreshReply> {
     const row = await this.d.repo.findRefreshToken(hashRefreshToken(input.refreshToken));
     if (!row) throw new AppError('UNAUTHORIZED', 'unknown refresh token');
     await this.d.limits.consume(this.rules.refreshDevice, `${row.userId}:${row.deviceId}`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { base64 } from '../../domain/schemas.js';
+import { base64, base64Out, deviceIdOut, uuid } from '../../domain/schemas.js';
 
 const decodedLength = (s: string) => Buffer.from(s, 'base64').length;
 
@@ -37,21 +37,31 @@ export const PreKeyIdParams = z.strictObject({ id: z.coerce.number().int().min(0
 export type UploadKeysInput = z.infer<typeof UploadKeysInput>;
 export type SignedPreKeyInput = z.infer<typeof SignedPreKey>;
 
-export interface KeyCounts {
-  preKeyCount: number;
-  kyberPreKeyCount: number;
-}
+// Replies (the REST response schemas; the OpenAPI document is generated from them).
 
-export interface DeviceBundle {
-  deviceId: number;
-  registrationId: number;
-  signedPreKey: { keyId: number; publicKey: string; signature: string };
-  preKey?: { keyId: number; publicKey: string };
-  kyberPreKey?: { keyId: number; publicKey: string; signature: string };
-}
+export const KeyCountsReply = z.object({
+  preKeyCount: z.number().int().min(0).meta({ description: "unused one-time EC prekeys of the caller's device" }),
+  kyberPreKeyCount: z
+    .number()
+    .int()
+    .min(0)
+    .meta({ description: "unused one-time Kyber prekeys of the caller's device" }),
+});
+const SignedPreKeyOut = z.object({ keyId, publicKey: base64Out, signature: base64Out });
+export const DeviceBundleReply = z.object({
+  deviceId: deviceIdOut,
+  registrationId,
+  signedPreKey: SignedPreKeyOut,
+  preKey: z
+    .object({ keyId, publicKey: base64Out })
+    .optional()
+    .meta({ description: 'a claimed one-time EC prekey; absent when the device has none left' }),
+  kyberPreKey: SignedPreKeyOut.optional().meta({
+    description: 'a claimed one-time Kyber prekey, else the last-resort one; absent if the device never uploaded one',
+  }),
+});
+export const BundleReply = z.object({ userId: uuid, identityKey: base64Out, devices: z.array(DeviceBundleReply) });
 
-export interface Bundle {
-  userId: string;
-  identityKey: string;
-  devices: DeviceBundle[];
-}
+export type KeyCounts = z.infer<typeof KeyCountsReply>;
+export type DeviceBundle = z.infer<typeof DeviceBundleReply>;
+export type Bundle = z.infer<typeof BundleReply>;

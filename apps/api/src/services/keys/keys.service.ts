@@ -67,7 +67,10 @@ export class KeysService {
       if (registration !== null && input.registrationId !== undefined && input.registrationId !== registration) {
         // A new registration id means a reinstall: keys of the previous install must never be handed out.
         await this.d.repo.discardDeviceKeys(tx, actor.userId, actor.deviceId);
-        if (!input.signedPreKey) throw new AppError('VALIDATION_FAILED', 'signedPreKey: required with a new registrationId', { field: 'signedPreKey' });
+        if (!input.signedPreKey)
+          throw new AppError('VALIDATION_FAILED', 'signedPreKey: required with a new registrationId', {
+            field: 'signedPreKey',
+          });
       }
       await this.d.repo.write(tx, actor.userId, actor.deviceId, write);
     });

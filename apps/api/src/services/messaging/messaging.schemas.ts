@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { base64, uuid } from '../../domain/schemas.js';
+import { base64, base64Out, deviceIdOut, timestamp, uuid } from '../../domain/schemas.js';
 
 export const MAX_CONTENT_BYTES = 256 * 1024;
 
@@ -47,27 +47,53 @@ export const StatusInput = z.strictObject({ status: z.enum(['delivered', 'read']
 export type SendInput = z.infer<typeof SendInput>;
 export type ShorthandSendInput = z.infer<typeof ShorthandSendInput>;
 export type AnySendInput = z.infer<typeof AnySendInput>;
-export type MessageStatus = 'sent' | 'delivered' | 'read';
 
-export interface SendReply {
-  messages: Array<{ deviceId: number; messageId: string }>;
-  serverTimestamp: string;
-}
+// Replies (the REST response schemas; the OpenAPI document is generated from them).
 
-export interface Envelope {
-  id: string;
-  senderId: string;
-  senderDeviceId: number;
-  recipientId: string;
-  recipientDeviceId: number;
-  type: 'prekey' | 'message' | 'receipt';
-  content: string | null;
-  iv: string | null;
-  messageNumber: number | null;
-  clientMessageId: string | null;
-  status: MessageStatus;
-  serverTimestamp: string;
-}
+export const MessageStatusSchema = z.enum(['sent', 'delivered', 'read']);
+export type MessageStatus = z.infer<typeof MessageStatusSchema>;
+
+export const SendReply = z.object({
+  messages: z.array(z.object({ deviceId: deviceIdOut, messageId: uuid })),
+  serverTimestamp: timestamp,
+});
+export type SendReply = z.infer<typeof SendReply>;
+
+/** An envelope as every transport delivers it. */
+export const EnvelopeSchema = z
+  .object({
+    id: uuid,
+    senderId: uuid,
+    senderDeviceId: deviceIdOut,
+    recipientId: uuid,
+    recipientDeviceId: deviceIdOut,
+    type: z.enum(['prekey', 'message', 'receipt']),
+    content: base64Out
+      .nullable()
+      .meta({ description: 'opaque ciphertext; null on envelopes listed to their sender (conversation history)' }),
+    iv: base64Out.nullable(),
+    messageNumber: z.number().int().nullable(),
+    clientMessageId: uuid.nullable(),
+    status: MessageStatusSchema,
+    serverTimestamp: timestamp,
+  })
+  .meta({ id: 'Envelope' });
+export type Envelope = z.infer<typeof EnvelopeSchema>;
+
+export const QueueReply = z.object({
+  messages: z
+    .array(EnvelopeSchema)
+    .meta({ description: "undelivered envelopes for the caller's device, oldest first" }),
+  more: z.boolean(),
+});
+export const ConversationReply = z.object({
+  messages: z.array(EnvelopeSchema).meta({ description: 'newest first' }),
+  nextCursor: z.string().nullable().meta({ description: 'pages towards older envelopes; null at the end' }),
+});
+export const StatusReply = z.object({ id: uuid, status: MessageStatusSchema });
+export type QueueReply = z.infer<typeof QueueReply>;
+export type ConversationReply = z.infer<typeof ConversationReply>;
+export type StatusReply = z.infer<typeof StatusReply>;
 
 /** What every live transport (WebSocket, tRPC subscription, gRPC stream) delivers, in order. */
 export type StreamEvent =

@@ -10,7 +10,15 @@ import type { Metrics } from '../../observability/metrics.js';
 import type { Limits } from '../rate-limits.js';
 import { DeviceStream } from './device-stream.js';
 import { decodeCursor, encodeCursor, toEnvelope } from './envelopes.js';
-import type { AnySendInput, Envelope, SendInput, SendReply, StreamEvent } from './messaging.schemas.js';
+import type {
+  AnySendInput,
+  ConversationReply,
+  QueueReply,
+  SendInput,
+  SendReply,
+  StatusReply,
+  StreamEvent,
+} from './messaging.schemas.js';
 
 export interface MessagingDeps {
   config: Config;
@@ -151,7 +159,7 @@ export class MessagingService {
     }).open();
   }
 
-  async queue(actor: Actor, limit: number): Promise<{ messages: Envelope[]; more: boolean }> {
+  async queue(actor: Actor, limit: number): Promise<QueueReply> {
     const rows = await this.d.repo.queue(actor.userId, actor.deviceId, 0n, limit + 1);
     return { messages: rows.slice(0, limit).map((r) => toEnvelope(r)), more: rows.length > limit };
   }
@@ -166,7 +174,7 @@ export class MessagingService {
     await this.announce(changed);
   }
 
-  async setStatus(actor: Actor, id: string, status: 'delivered' | 'read'): Promise<{ id: string; status: string }> {
+  async setStatus(actor: Actor, id: string, status: 'delivered' | 'read'): Promise<StatusReply> {
     const changed = await this.d.repo.advance(id, actor.userId, actor.deviceId, status);
     if (changed) {
       await this.announce([changed]);
@@ -181,7 +189,12 @@ export class MessagingService {
     return { id, status: row.status };
   }
 
-  async conversation(actor: Actor, chatId: string, cursor: string | undefined, limit: number) {
+  async conversation(
+    actor: Actor,
+    chatId: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<ConversationReply> {
     const before = cursor === undefined ? null : decodeCursor(cursor);
     if (cursor !== undefined && before === null) throw new AppError('VALIDATION_FAILED', 'cursor: invalid');
     const rows = await this.d.repo.conversation(actor.userId, actor.deviceId, chatId, before, limit + 1);

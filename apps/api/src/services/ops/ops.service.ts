@@ -1,12 +1,7 @@
 import type { Infra } from '../../infra/index.js';
+import type { DependencyCheck, ReadinessChecks } from './ops.schemas.js';
 
-export interface DependencyCheck {
-  backend: string;
-  ok: boolean;
-  error?: string;
-}
-
-export type ReadinessChecks = Record<'database' | 'redis' | 'storage', DependencyCheck>;
+export type { DependencyCheck, ReadinessChecks };
 
 /** Liveness and readiness of this node's dependencies, shared by REST /ready and gRPC health. */
 export class OpsService {

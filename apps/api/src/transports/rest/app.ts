@@ -17,6 +17,7 @@ import { contextFactory } from '../trpc/trpc.js';
 import { messagesSocket } from '../ws/messages.socket.js';
 import { keysRoutes } from './keys.routes.js';
 import { messagesRoutes } from './messages.routes.js';
+import { openapi } from './openapi.js';
 import { opsRoutes } from './ops.routes.js';
 
 export const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
@@ -82,6 +83,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     },
   });
 
+  // Before every route: the OpenAPI document is collected from the routes as they register.
+  await app.register(openapi);
   await app.register(opsRoutes(services, metrics));
   await app.register(fastifyTRPCPlugin<AppRouter>, {
     prefix: '/trpc',
