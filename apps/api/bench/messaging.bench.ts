@@ -68,7 +68,15 @@ await Promise.all(
           type: 'send',
           requestId,
           recipientId: p.to.u.userId,
-          messages: [{ deviceId: 1, registrationId: p.to.registrationId, type: 'message', content, messageNumber: Date.now() - t0 }],
+          messages: [
+            {
+              deviceId: 1,
+              registrationId: p.to.registrationId,
+              type: 'message',
+              content,
+              messageNumber: Date.now() - t0,
+            },
+          ],
         });
         await done;
         inFlight.delete(requestId);

@@ -6,6 +6,7 @@ import { buildInfra, type Infra } from './infra/index.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { buildServices, type Services } from './services/index.js';
+import { startGrpcServer } from './transports/grpc/server.js';
 import { buildHttpApp } from './transports/rest/app.js';
 
 export interface RunningServer {
@@ -16,6 +17,8 @@ export interface RunningServer {
   http: FastifyInstance;
   /** Base URL of the HTTP listener, e.g. http://127.0.0.1:3000 */
   url: string;
+  /** Port of the gRPC listener (GRPC_PORT=0 picks a free one). */
+  grpcPort: number;
   close(): Promise<void>;
 }
 
@@ -39,6 +42,11 @@ export async function startServer(
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const grpc = await startGrpcServer({ config, log, services }).catch(async (e: unknown) => {
+    await http.close();
+    await infra.close();
+    throw e;
+  });
 
   // Every node runs retention; the batched deletes are safe to run concurrently.
   const retention = setInterval(() => {
@@ -57,11 +65,12 @@ export async function startServer(
     services,
     http,
     url: `http://${host}:${port}`,
+    grpcPort: grpc.port,
     close() {
       // Stop accepting, close sockets (1001), let in-flight requests finish, then release pools.
       closing ??= (async () => {
         clearInterval(retention);
-        await http.close();
+        await Promise.all([http.close(), grpc.close()]);
         await infra.close();
       })();
       return closing;

@@ -25,6 +25,9 @@ export const envSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PORT: intFrom(3000, 0, 65535),
   GRPC_PORT: intFrom(50051, 0, 65535),
+  // PEM files; both set = gRPC over TLS, neither = plaintext (e.g. behind a TLS-terminating proxy).
+  GRPC_TLS_CERT_FILE: optionalString,
+  GRPC_TLS_KEY_FILE: optionalString,
   // Behind a load balancer, take the client IP from X-Forwarded-For (rate limits key on it).
   TRUST_PROXY: z
     .enum(['true', 'false'])

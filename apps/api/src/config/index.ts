@@ -30,6 +30,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration: S3_ACCESS_KEY: S3_ACCESS_KEY and S3_SECRET_KEY are required with S3_ENDPOINT',
     );
   }
+  if (Boolean(e.GRPC_TLS_CERT_FILE) !== Boolean(e.GRPC_TLS_KEY_FILE)) {
+    throw new ConfigError(
+      'invalid configuration: GRPC_TLS_CERT_FILE: GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE go together (both or neither)',
+    );
+  }
   return {
     ...e,
     dataDir: resolve(e.DATA_DIR),

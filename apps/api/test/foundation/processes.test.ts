@@ -37,7 +37,7 @@ describe('the server as a process', () => {
     expect((await fetch(`${again.url}/ready`)).status).toBe(200);
     again.kill('SIGTERM');
     expect((await again.exited).code).toBe(0);
-  });
+  }, 90_000);
 
   it('two servers started at once on one empty database both come up; each migration runs once', async () => {
     const name = `st_twin_${randomBytes(4).toString('hex')}`;
@@ -73,7 +73,7 @@ describe('the server as a process', () => {
       await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await admin.end();
     }
-  });
+  }, 90_000);
 
   it('SIGTERM: open WebSockets get 1001, in-flight requests finish, exit 0 within 10 s', async () => {
     const s = await spawnServer({ DATA_DIR: await tmpData(), PORT: '0', GRPC_PORT: '0' });

@@ -44,14 +44,20 @@ describe('several API processes on one PostgreSQL + Redis', () => {
     await aliceWs.next((f) => f.type === 'queue.empty');
     const r = await client(a.url).post(
       '/messages/send',
-      { recipientId: bob.user.userId, messages: [{ deviceId: 1, registrationId: bob.registrationId, type: 'message', content: blob('across nodes') }] },
+      {
+        recipientId: bob.user.userId,
+        messages: [{ deviceId: 1, registrationId: bob.registrationId, type: 'message', content: blob('across nodes') }],
+      },
       { token: alice.user.accessToken },
     );
     expect(r.status).toBe(200);
     const got = await bobWs.next((f) => f.type === 'message', 5_000);
     expect(got.envelope.content).toBe(blob('across nodes'));
     bobWs.send({ type: 'ack', ids: [got.envelope.id] });
-    expect(await aliceWs.next((f) => f.type === 'message.status', 5_000)).toMatchObject({ id: got.envelope.id, status: 'delivered' });
+    expect(await aliceWs.next((f) => f.type === 'message.status', 5_000)).toMatchObject({
+      id: got.envelope.id,
+      status: 'delivered',
+    });
     // One socket per device holds across nodes too.
     const bobOnA = await TestSocket.connect(a.url, bob.user.accessToken);
     expect((await bobWs.closed).code).toBe(4409);
@@ -74,7 +80,13 @@ describe('several API processes on one PostgreSQL + Redis', () => {
         try {
           const r = await api.post(
             '/messages/send',
-            { recipientId: bob.user.userId, clientMessageId, messages: [{ deviceId: 1, registrationId: bob.registrationId, type: 'message', content: blob(clientMessageId) }] },
+            {
+              recipientId: bob.user.userId,
+              clientMessageId,
+              messages: [
+                { deviceId: 1, registrationId: bob.registrationId, type: 'message', content: blob(clientMessageId) },
+              ],
+            },
             { token: s.user.accessToken },
           );
           if (r.status === 200) acknowledged.add(clientMessageId);

@@ -29,7 +29,11 @@ describe('retention job', () => {
       return id;
     };
     const keep = [await insert('sent', 24 * 29, null), await insert('delivered', 48, 23), await insert('read', 2, 1)];
-    const gone = [await insert('sent', 24 * 31, null), await insert('delivered', 30, 25), await insert('read', 100, 99)];
+    const gone = [
+      await insert('sent', 24 * 31, null),
+      await insert('delivered', 30, 25),
+      await insert('read', 100, 99),
+    ];
     for (let i = 0; i < 5; i++) gone.push(await insert('sent', 24 * 40, null));
     const r = await server.services.messaging.purgeExpired(new Date(), 2);
     expect(r.expired).toBeGreaterThanOrEqual(6);

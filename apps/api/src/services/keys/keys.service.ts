@@ -170,9 +170,11 @@ export class KeysService {
 
   /** Sends `keys.low` once when the unused EC prekeys drop below the watermark (re-armed by an upload). */
   private async noteClaim(userId: string, deviceId: number): Promise<void> {
-    const c = await this.d.repo.counts(userId, deviceId);
-    if (c.ec >= this.d.config.PREKEY_LOW_WATERMARK) return;
+    // Bounded count on the hot path; the full counts are read only when the event is due.
+    const watermark = this.d.config.PREKEY_LOW_WATERMARK;
+    if ((await this.d.repo.unusedEcUpTo(userId, deviceId, watermark)) >= watermark) return;
     if (!(await this.d.kv.setIfAbsent(lowFlag(userId, deviceId), '1', 7 * 86_400_000))) return;
+    const c = await this.d.repo.counts(userId, deviceId);
     const event: KeysLowEvent = { type: 'keys.low', preKeyCount: c.ec, kyberPreKeyCount: c.kyber };
     await this.d.broker.publish(deviceTopic(userId, deviceId), JSON.stringify(event)).catch((err: unknown) => {
       this.d.log.warn({ err: String(err) }, 'could not publish keys.low');

@@ -41,7 +41,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     // Our onResponse hook writes the one access line per request, with the URL redacted.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Our own onRequest hook answers during shutdown, with the contract's error body.
+    return503OnClosing: false,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -57,8 +58,16 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     sendError(reply, new AppError('NOT_FOUND', `no route for ${req.method} ${redactUrl(req.url).split('?')[0]}`)),
   );
 
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      return sendError(reply, new AppError('UNAVAILABLE', 'server is shutting down'));
+    }
   });
   // One access-log line per request, URL redacted (browsers pass ?token= on WebSocket upgrades).
   app.addHook('onResponse', async (req, reply) => {

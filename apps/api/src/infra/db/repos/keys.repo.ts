@@ -127,6 +127,17 @@ export class KeysRepo {
     return { ec: n('ec'), kyber: n('kyber') };
   }
 
+  /** Unused one-time EC prekeys, counted only up to `cap` (enough to compare with a watermark, O(cap)). */
+  async unusedEcUpTo(userId: string, deviceId: number, cap: number): Promise<number> {
+    const rows = await this.prisma.$queryRaw<Array<{ n: number }>>`
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM prekeys
+        WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'ec' AND is_used = false
+        LIMIT ${cap}
+      ) s`;
+    return rows[0]?.n ?? 0;
+  }
+
   async claimableDevices(userId: string, deviceId?: number): Promise<ClaimableDevice[]> {
     const rows = await this.prisma.device.findMany({
       where: {
@@ -159,7 +170,6 @@ export class KeysRepo {
       WHERE id = (
         SELECT id FROM prekeys
         WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = ${kind}::prekey_kind AND is_used = false
-        ORDER BY id
         LIMIT 1
         FOR UPDATE SKIP LOCKED
       )

@@ -1,0 +1,40 @@
+// Bundle claims/s with N concurrent clients against one target holding many one-time prekeys.
+// Run: pnpm --filter @snaptalker/api bench:keys  (BENCH_DATABASE_URL / BENCH_REDIS_URL for Postgres + Redis)
+import { client, createUser } from '../test/helpers/api.js';
+import { OtpWebhook } from '../test/helpers/otp-webhook.js';
+import { SignalDevice } from '../test/helpers/signal-client.js';
+import { benchServer, run } from './lib.js';
+
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
+const PREKEYS = Number(process.env.BENCH_PREKEYS ?? 5_000);
+const CLAIMS = Number(process.env.BENCH_CLAIMS ?? PREKEYS);
+
+const otp = await new OtpWebhook().start();
+const server = await benchServer({ OTP_WEBHOOK_URL: otp.url, ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' });
+const api = client(server.url);
+const target = await createUser(api, otp);
+const device = await SignalDevice.create({ userId: target.userId, deviceId: 1 });
+for (let uploaded = 0; uploaded < PREKEYS; uploaded += 100) {
+  const body = device.generateKeys({
+    preKeys: Math.min(100, PREKEYS - uploaded),
+    kyberPreKeys: uploaded === 0 ? 100 : 0,
+    lastResort: uploaded === 0,
+  });
+  const r = await api.post('/keys/upload', body, { token: target.accessToken });
+  if (r.status !== 200) throw new Error(JSON.stringify(r.body));
+}
+const fetchers = await Promise.all(Array.from({ length: CLIENTS }, () => createUser(api, otp)));
+console.log(`${PREKEYS} one-time prekeys on ${server.config.backends.database}; ${CLIENTS} concurrent clients`);
+
+let withKey = 0;
+const r = await run(CLAIMS, CLIENTS, async (i) => {
+  const res = await api.get(`/keys/bundle/${target.userId}`, { token: fetchers[i % CLIENTS]?.accessToken });
+  if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
+  if (res.body.devices[0].preKey) withKey++;
+});
+console.log(
+  `bundle claims: ${r.opsPerS.toFixed(0)}/s over ${r.secs.toFixed(1)} s (p50 ${r.p50} ms, p99 ${r.p99} ms); ${withKey} with a one-time key`,
+);
+await server.close();
+await otp.stop();
+process.exit(0);
