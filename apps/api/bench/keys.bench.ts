@@ -3,14 +3,14 @@
 import { client, createUser } from '../test/helpers/api.js';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 import { SignalDevice } from '../test/helpers/signal-client.js';
-import { benchServer, run } from './lib.js';
+import { run, spawnBenchServer } from './lib.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
 const PREKEYS = Number(process.env.BENCH_PREKEYS ?? 5_000);
 const CLAIMS = Number(process.env.BENCH_CLAIMS ?? PREKEYS);
 
 const otp = await new OtpWebhook().start();
-const server = await benchServer({ OTP_WEBHOOK_URL: otp.url, ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' });
+const server = await spawnBenchServer({ OTP_WEBHOOK_URL: otp.url, ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' });
 const api = client(server.url);
 const target = await createUser(api, otp);
 const device = await SignalDevice.create({ userId: target.userId, deviceId: 1 });
@@ -24,7 +24,7 @@ for (let uploaded = 0; uploaded < PREKEYS; uploaded += 100) {
   if (r.status !== 200) throw new Error(JSON.stringify(r.body));
 }
 const fetchers = await Promise.all(Array.from({ length: CLIENTS }, () => createUser(api, otp)));
-console.log(`${PREKEYS} one-time prekeys on ${server.config.backends.database}; ${CLIENTS} concurrent clients`);
+console.log(`${PREKEYS} one-time prekeys on ${server.backends} (server in its own process); ${CLIENTS} concurrent clients`);
 
 let withKey = 0;
 const r = await run(CLAIMS, CLIENTS, async (i) => {

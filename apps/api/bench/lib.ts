@@ -33,6 +33,42 @@ export async function benchServer(env: Record<string, string> = {}) {
   );
 }
 
+/**
+ * The same server as its own process, so the load generator (this process) does not share the
+ * server's event loop: figures then reflect the server, not the client.
+ */
+export async function spawnBenchServer(env: Record<string, string> = {}) {
+  const { spawnServer } = await import('../test/helpers/process.js');
+  const dataDir = await mkdtemp(join(tmpdir(), 'st-bench-'));
+  const huge = '100000000/1';
+  const proc = await spawnServer({
+    DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
+    REDIS_URL: process.env.BENCH_REDIS_URL ?? '',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    GRPC_PORT: '0',
+    LOG_LEVEL: 'info',
+    DATA_DIR: dataDir,
+    JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
+    ...Object.fromEntries(
+      ['REGISTER_PHONE', 'REGISTER_IP', 'VERIFY_IP', 'LOGIN_ACCOUNT', 'LOGIN_IP', 'REFRESH_DEVICE', 'BUNDLE_REQUESTER', 'BUNDLE_TARGET', 'MESSAGES_USER'].map(
+        (n) => [`RATE_LIMIT_${n}`, huge],
+      ),
+    ),
+    MAX_DEVICES_PER_ACCOUNT: '100',
+    ...env,
+  });
+  const backends = /"backends":\{"database":"(\w+)","redis":"(\w+)"/.exec(proc.output());
+  return {
+    url: proc.url,
+    backends: `${backends?.[1] ?? '?'} + ${backends?.[2] ?? '?'}`,
+    async close() {
+      proc.kill('SIGTERM');
+      await proc.exited;
+    },
+  };
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;

@@ -136,43 +136,29 @@ export class KeysService {
   async bundle(actor: Actor, userId: string, deviceId?: number): Promise<Bundle> {
     await this.d.limits.consume(this.rules.requester, actor.userId);
     await this.d.limits.consume(this.rules.target, `${actor.userId}:${userId}`);
-    const identity = await this.d.repo.identity(userId);
-    if (!identity) throw new AppError('NOT_FOUND', 'no keys for this user');
-    const devices = await this.d.repo.claimableDevices(userId, deviceId);
-    if (devices.length === 0)
-      throw new AppError('NOT_FOUND', deviceId ? `no keys for device ${deviceId}` : 'no keys for this user');
+    const source = await this.d.repo.bundleSource(userId, deviceId);
+    if (!source?.identity) throw new AppError('NOT_FOUND', 'no keys for this user');
+    if (source.devices.length === 0) throw new AppError('NOT_FOUND', deviceId ? `no keys for device ${deviceId}` : 'no keys for this user');
 
+    const watermark = this.d.config.PREKEY_LOW_WATERMARK;
     const out: DeviceBundle[] = [];
-    for (const dev of devices) {
-      const preKey = await this.d.repo.claimOneTime(userId, dev.deviceId, 'ec');
-      const kyber =
-        (await this.d.repo.claimOneTime(userId, dev.deviceId, 'kyber')) ??
-        (await this.d.repo.lastResort(userId, dev.deviceId));
+    for (const dev of source.devices) {
+      const { preKey, kyber, unusedBefore } = await this.d.repo.claimBundleKeys(userId, dev.deviceId, watermark + 1);
       out.push({
         deviceId: dev.deviceId,
         registrationId: dev.registrationId,
-        signedPreKey: {
-          keyId: dev.signedPreKey.keyId,
-          publicKey: toB64(dev.signedPreKey.publicKey),
-          signature: toB64(dev.signedPreKey.signature),
-        },
+        signedPreKey: { keyId: dev.signedPreKey.keyId, publicKey: toB64(dev.signedPreKey.publicKey), signature: toB64(dev.signedPreKey.signature) },
         ...(preKey ? { preKey: { keyId: preKey.keyId, publicKey: toB64(preKey.publicKey) } } : {}),
-        ...(kyber?.signature
-          ? {
-              kyberPreKey: { keyId: kyber.keyId, publicKey: toB64(kyber.publicKey), signature: toB64(kyber.signature) },
-            }
-          : {}),
+        ...(kyber?.signature ? { kyberPreKey: { keyId: kyber.keyId, publicKey: toB64(kyber.publicKey), signature: toB64(kyber.signature) } } : {}),
       });
-      if (preKey) await this.noteClaim(userId, dev.deviceId);
+      // This claim took the count from unusedBefore to unusedBefore - 1: below the watermark now?
+      if (preKey && unusedBefore - 1 < watermark) await this.keysLow(userId, dev.deviceId);
     }
-    return { userId, identityKey: toB64(identity), devices: out };
+    return { userId, identityKey: toB64(source.identity), devices: out };
   }
 
-  /** Sends `keys.low` once when the unused EC prekeys drop below the watermark (re-armed by an upload). */
-  private async noteClaim(userId: string, deviceId: number): Promise<void> {
-    // Bounded count on the hot path; the full counts are read only when the event is due.
-    const watermark = this.d.config.PREKEY_LOW_WATERMARK;
-    if ((await this.d.repo.unusedEcUpTo(userId, deviceId, watermark)) >= watermark) return;
+  /** Sends `keys.low` once per crossing below the watermark (the flag is re-armed by an upload). */
+  private async keysLow(userId: string, deviceId: number): Promise<void> {
     if (!(await this.d.kv.setIfAbsent(lowFlag(userId, deviceId), '1', 7 * 86_400_000))) return;
     const c = await this.d.repo.counts(userId, deviceId);
     const event: KeysLowEvent = { type: 'keys.low', preKeyCount: c.ec, kyberPreKeyCount: c.kyber };

@@ -127,63 +127,87 @@ export class KeysRepo {
     return { ec: n('ec'), kyber: n('kyber') };
   }
 
-  /** Unused one-time EC prekeys, counted only up to `cap` (enough to compare with a watermark, O(cap)). */
-  async unusedEcUpTo(userId: string, deviceId: number, cap: number): Promise<number> {
-    const rows = await this.prisma.$queryRaw<Array<{ n: number }>>`
-      SELECT count(*)::int AS n FROM (
-        SELECT 1 FROM prekeys
-        WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'ec' AND is_used = false
-        LIMIT ${cap}
-      ) s`;
-    return rows[0]?.n ?? 0;
-  }
-
-  async claimableDevices(userId: string, deviceId?: number): Promise<ClaimableDevice[]> {
-    const rows = await this.prisma.device.findMany({
-      where: {
-        userId,
-        registrationId: { not: null },
-        signedPreKey: { isNot: null },
-        ...(deviceId ? { deviceId } : {}),
-      },
-      orderBy: { deviceId: 'asc' },
-      select: {
-        deviceId: true,
-        registrationId: true,
-        signedPreKey: { select: { keyId: true, publicKey: true, signature: true } },
-      },
-    });
-    return rows.flatMap((r) =>
-      r.signedPreKey && r.registrationId !== null
-        ? [{ deviceId: r.deviceId, registrationId: r.registrationId, signedPreKey: r.signedPreKey }]
+  /** The account identity and the devices that can serve a bundle, in one round trip. */
+  async bundleSource(userId: string, deviceId?: number): Promise<{ identity: Bytes | null; devices: ClaimableDevice[] } | null> {
+    const rows = await this.prisma.$queryRaw<
+      Array<{ identity: Bytes | null; deviceId: number | null; registrationId: number | null; keyId: number | null; publicKey: Bytes | null; signature: Bytes | null }>
+    >`
+      SELECT u.identity_key_public AS identity, d.device_id AS "deviceId", d.registration_id AS "registrationId",
+             s.signed_prekey_id AS "keyId", s.signed_prekey_public AS "publicKey", s.signed_prekey_signature AS signature
+      FROM users u
+      LEFT JOIN devices d ON d.user_id = u.id AND d.registration_id IS NOT NULL
+        AND (${deviceId ?? null}::int IS NULL OR d.device_id = ${deviceId ?? null}::int)
+      LEFT JOIN signed_prekeys s ON s.user_id = d.user_id AND s.device_id = d.device_id
+      WHERE u.id = ${userId}::uuid
+      ORDER BY d.device_id`;
+    const first = rows[0];
+    if (!first) return null;
+    const devices = rows.flatMap((r) =>
+      r.deviceId !== null && r.registrationId !== null && r.keyId !== null && r.publicKey && r.signature
+        ? [{ deviceId: r.deviceId, registrationId: r.registrationId, signedPreKey: { keyId: r.keyId, publicKey: r.publicKey, signature: r.signature } }]
         : [],
     );
+    return { identity: first.identity, devices };
   }
 
   /**
-   * Atomically takes one unused one-time key. SKIP LOCKED lets concurrent claimers pass over a row
-   * another claim holds, and the row-level update means no two callers can ever get the same key.
+   * One statement per device: claims a one-time EC key and a one-time Kyber key (each with
+   * FOR UPDATE SKIP LOCKED, so no two callers ever get the same key), reads the last-resort key,
+   * and counts unused EC keys up to `cap` (in the statement's snapshot, i.e. before this claim).
    */
-  async claimOneTime(userId: string, deviceId: number, kind: 'ec' | 'kyber'): Promise<StoredKey | null> {
-    const rows = await this.prisma.$queryRaw<Array<{ keyId: number; publicKey: Bytes; signature: Bytes | null }>>`
-      UPDATE prekeys SET is_used = true
-      WHERE id = (
-        SELECT id FROM prekeys
-        WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = ${kind}::prekey_kind AND is_used = false
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
+  async claimBundleKeys(
+    userId: string,
+    deviceId: number,
+    cap: number,
+  ): Promise<{ preKey: StoredKey | null; kyber: StoredKey | null; unusedBefore: number }> {
+    const rows = await this.prisma.$queryRaw<
+      Array<{
+        ecId: number | null;
+        ecKey: Bytes | null;
+        kyId: number | null;
+        kyKey: Bytes | null;
+        kySig: Bytes | null;
+        lrId: number | null;
+        lrKey: Bytes | null;
+        lrSig: Bytes | null;
+        unused: number;
+      }>
+    >`
+      WITH ec AS (
+        UPDATE prekeys SET is_used = true
+        WHERE id = (SELECT id FROM prekeys
+                    WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'ec' AND is_used = false
+                    LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING prekey_id, public_key
+      ), ky AS (
+        UPDATE prekeys SET is_used = true
+        WHERE id = (SELECT id FROM prekeys
+                    WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'kyber' AND is_used = false
+                    LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING prekey_id, public_key, signature
+      ), lr AS (
+        SELECT prekey_id, public_key, signature FROM prekeys
+        WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'kyber_last_resort' LIMIT 1
+      ), unused AS (
+        SELECT count(*)::int AS n FROM (
+          SELECT 1 FROM prekeys
+          WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'ec' AND is_used = false
+          LIMIT ${cap}) s
       )
-      RETURNING prekey_id AS "keyId", public_key AS "publicKey", signature`;
+      SELECT ec.prekey_id AS "ecId", ec.public_key AS "ecKey", ky.prekey_id AS "kyId", ky.public_key AS "kyKey",
+             ky.signature AS "kySig", lr.prekey_id AS "lrId", lr.public_key AS "lrKey", lr.signature AS "lrSig",
+             unused.n AS unused
+      FROM unused LEFT JOIN ec ON true LEFT JOIN ky ON true LEFT JOIN lr ON true`;
     const r = rows[0];
-    return r ? { keyId: r.keyId, publicKey: r.publicKey, ...(r.signature ? { signature: r.signature } : {}) } : null;
-  }
-
-  async lastResort(userId: string, deviceId: number): Promise<StoredKey | null> {
-    const k = await this.prisma.preKey.findFirst({
-      where: { userId, deviceId, kind: 'kyber_last_resort' },
-      select: { keyId: true, publicKey: true, signature: true },
-    });
-    return k ? { keyId: k.keyId, publicKey: k.publicKey, ...(k.signature ? { signature: k.signature } : {}) } : null;
+    if (!r) return { preKey: null, kyber: null, unusedBefore: 0 };
+    const preKey = r.ecId !== null && r.ecKey ? { keyId: r.ecId, publicKey: r.ecKey } : null;
+    const kyber =
+      r.kyId !== null && r.kyKey && r.kySig
+        ? { keyId: r.kyId, publicKey: r.kyKey, signature: r.kySig }
+        : r.lrId !== null && r.lrKey && r.lrSig
+          ? { keyId: r.lrId, publicKey: r.lrKey, signature: r.lrSig }
+          : null;
+    return { preKey, kyber, unusedBefore: r.unused };
   }
 
   /** Marks one of the device's own EC prekeys used; false when the device never had that key id. */
