@@ -15,7 +15,7 @@ const api = client(server.url);
 const target = await createUser(api, otp);
 const device = await SignalDevice.create({ userId: target.userId, deviceId: 1 });
 for (let uploaded = 0; uploaded < PREKEYS; uploaded += 100) {
-  const body = device.generateKeys({
+  const body = await device.generateKeys({
     preKeys: Math.min(100, PREKEYS - uploaded),
     kyberPreKeys: uploaded === 0 ? 100 : 0,
     lastResort: uploaded === 0,
@@ -24,7 +24,9 @@ for (let uploaded = 0; uploaded < PREKEYS; uploaded += 100) {
   if (r.status !== 200) throw new Error(JSON.stringify(r.body));
 }
 const fetchers = await Promise.all(Array.from({ length: CLIENTS }, () => createUser(api, otp)));
-console.log(`${PREKEYS} one-time prekeys on ${server.backends} (server in its own process); ${CLIENTS} concurrent clients`);
+console.log(
+  `${PREKEYS} one-time prekeys on ${server.backends} (server in its own process); ${CLIENTS} concurrent clients`,
+);
 
 let withKey = 0;
 const r = await run(CLAIMS, CLIENTS, async (i) => {

@@ -51,9 +51,17 @@ export async function spawnBenchServer(env: Record<string, string> = {}) {
     DATA_DIR: dataDir,
     JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
     ...Object.fromEntries(
-      ['REGISTER_PHONE', 'REGISTER_IP', 'VERIFY_IP', 'LOGIN_ACCOUNT', 'LOGIN_IP', 'REFRESH_DEVICE', 'BUNDLE_REQUESTER', 'BUNDLE_TARGET', 'MESSAGES_USER'].map(
-        (n) => [`RATE_LIMIT_${n}`, huge],
-      ),
+      [
+        'REGISTER_PHONE',
+        'REGISTER_IP',
+        'VERIFY_IP',
+        'LOGIN_ACCOUNT',
+        'LOGIN_IP',
+        'REFRESH_DEVICE',
+        'BUNDLE_REQUESTER',
+        'BUNDLE_TARGET',
+        'MESSAGES_USER',
+      ].map((n) => [`RATE_LIMIT_${n}`, huge]),
     ),
     MAX_DEVICES_PER_ACCOUNT: '100',
     ...env,

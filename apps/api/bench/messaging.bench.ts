@@ -19,7 +19,7 @@ const api = client(server.url);
 async function account() {
   const u = await createUser(api, otp);
   const d = await SignalDevice.create({ userId: u.userId, deviceId: 1 });
-  await api.post('/keys/upload', d.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), { token: u.accessToken });
+  await api.post('/keys/upload', await d.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), { token: u.accessToken });
   return { u, registrationId: d.registrationId };
 }
 

@@ -52,7 +52,7 @@ describe('a real E2EE conversation over gRPC (libsignal both ends), sharing the 
       [bob2, bob2S],
     ] as const) {
       const counts = await keys(session).uploadKeyBundle(
-        uploadRequest(dev.generateKeys({ preKeys: 20, kyberPreKeys: 5 })),
+        uploadRequest(await dev.generateKeys({ preKeys: 20, kyberPreKeys: 5 })),
       );
       expect(counts).toMatchObject({ preKeyCount: 20, kyberPreKeyCount: 5 });
     }

@@ -35,7 +35,7 @@ describe('gRPC status mapping (errors.ts), each produced by a real call', () => 
       [d1, bob1],
       [d2, bob2],
     ] as const) {
-      await keys(s).uploadKeyBundle(uploadRequest(d.generateKeys({ preKeys: 5, kyberPreKeys: 1 })));
+      await keys(s).uploadKeyBundle(uploadRequest(await d.generateKeys({ preKeys: 5, kyberPreKeys: 1 })));
     }
   });
   afterAll(async () => {
@@ -64,7 +64,7 @@ describe('gRPC status mapping (errors.ts), each produced by a real call', () => 
 
   it('INVALID_ARGUMENT for what the REST schemas reject: a 32-byte key, a bad signature, a bad id, no type', async () => {
     const d = await SignalDevice.create({ userId: alice.userId, deviceId: 1 });
-    const upload = uploadRequest(d.generateKeys({ preKeys: 1, kyberPreKeys: 0 }));
+    const upload = uploadRequest(await d.generateKeys({ preKeys: 1, kyberPreKeys: 0 }));
     const short = await failure(keys(alice).uploadKeyBundle({ ...upload, identityKey: new Uint8Array(32).fill(5) }));
     expect(short).toMatchObject({ code: status.INVALID_ARGUMENT, trailers: { 'error-code': 'VALIDATION_FAILED' } });
     expect(short.details).toContain('identityKey');
@@ -138,7 +138,7 @@ describe('gRPC status mapping (errors.ts), each produced by a real call', () => 
 
   it('ABORTED when a device other than 1 sends a different identity key (CONFLICT)', async () => {
     const other = await SignalDevice.create({ userId: bob1.userId, deviceId: 2 });
-    const f = await failure(keys(bob2).uploadKeyBundle(uploadRequest(other.generateKeys({ preKeys: 1 }))));
+    const f = await failure(keys(bob2).uploadKeyBundle(uploadRequest(await other.generateKeys({ preKeys: 1 }))));
     expect(f).toMatchObject({ code: status.ABORTED, trailers: { 'error-code': 'CONFLICT' } });
   });
 

@@ -18,7 +18,7 @@ export async function signalAccount(api: Client, otp: OtpWebhook, n = 1): Promis
   const devices: SignalDevice[] = [];
   for (const s of sessions) {
     const d = await SignalDevice.create({ userId: first.userId, deviceId: s.deviceId, identity: devices[0]?.identity });
-    const r = await api.post('/keys/upload', d.generateKeys({ preKeys: 20, kyberPreKeys: 5 }), {
+    const r = await api.post('/keys/upload', await d.generateKeys({ preKeys: 20, kyberPreKeys: 5 }), {
       token: s.accessToken,
     });
     if (r.status !== 200) throw new Error(`upload: ${JSON.stringify(r.body)}`);

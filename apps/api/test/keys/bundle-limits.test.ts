@@ -26,7 +26,7 @@ describe('bundle fetch limits at their defaults', () => {
   async function target(api: ReturnType<typeof client>) {
     const u = await createUser(api, otp);
     const d = await SignalDevice.create({ userId: u.userId, deviceId: 1 });
-    await api.post('/keys/upload', d.generateKeys({ preKeys: 100, kyberPreKeys: 1 }), { token: u.accessToken });
+    await api.post('/keys/upload', await d.generateKeys({ preKeys: 100, kyberPreKeys: 1 }), { token: u.accessToken });
     return u;
   }
 

@@ -38,7 +38,7 @@ describe('key directory over REST, proven with the real libsignal client', () =>
   async function withKeys(opts: { preKeys?: number; kyberPreKeys?: number } = {}) {
     const user = await createUser(api, otp);
     const device = await SignalDevice.create({ userId: user.userId, deviceId: 1 });
-    const upload = device.generateKeys({ preKeys: opts.preKeys ?? 100, kyberPreKeys: opts.kyberPreKeys ?? 10 });
+    const upload = await device.generateKeys({ preKeys: opts.preKeys ?? 100, kyberPreKeys: opts.kyberPreKeys ?? 10 });
     const r = await api.post('/keys/upload', upload, { token: user.accessToken });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body).toEqual({ preKeyCount: opts.preKeys ?? 100, kyberPreKeyCount: opts.kyberPreKeys ?? 10 });
@@ -96,9 +96,9 @@ describe('key directory over REST, proven with the real libsignal client', () =>
   it('rejects bad input with 400 and stores nothing: bad signature, 32-byte key, non-base64, 101 prekeys, keyId 2^24', async () => {
     const user = await createUser(api, otp);
     const device = await SignalDevice.create({ userId: user.userId, deviceId: 1 });
-    const good = device.generateKeys({ preKeys: 100, kyberPreKeys: 2 });
+    const good = await device.generateKeys({ preKeys: 100, kyberPreKeys: 2 });
     const other = await SignalDevice.create({ userId: user.userId, deviceId: 1 });
-    const foreign = other.generateKeys({ preKeys: 1, kyberPreKeys: 1 });
+    const foreign = await other.generateKeys({ preKeys: 1, kyberPreKeys: 1 });
     const before = await keyRows(user.userId);
     const bad = [
       { ...good, signedPreKey: { ...good.signedPreKey, signature: foreign.signedPreKey.signature } },
@@ -195,7 +195,7 @@ describe('key directory over REST, proven with the real libsignal client', () =>
     ).toBe(404);
     expect((await api.get('/keys/count', { token: bob.user.accessToken })).body.preKeyCount).toBe(9);
 
-    const fresh = bob.device.generateKeys({ preKeys: 0, kyberPreKeys: 0, lastResort: false, signedPreKeyId: 42 });
+    const fresh = await bob.device.generateKeys({ preKeys: 0, kyberPreKeys: 0, lastResort: false, signedPreKeyId: 42 });
     const forged = { ...fresh.signedPreKey, signature: mallory.upload.signedPreKey.signature };
     const rejected = await api.post('/keys/signed-prekey', forged, { token: bob.user.accessToken });
     expect(rejected.status).toBe(400);
@@ -232,19 +232,22 @@ describe('key directory over REST, proven with the real libsignal client', () =>
       identity: bob.device.identity,
     });
     expect(
-      (await api.post('/keys/upload', dev2.generateKeys({ preKeys: 3, kyberPreKeys: 1 }), { token: d2.accessToken }))
-        .status,
+      (
+        await api.post('/keys/upload', await dev2.generateKeys({ preKeys: 3, kyberPreKeys: 1 }), {
+          token: d2.accessToken,
+        })
+      ).status,
     ).toBe(200);
 
     const stranger = await SignalDevice.create({ userId: bob.user.userId, deviceId: d2.deviceId });
-    const conflict = await api.post('/keys/upload', stranger.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), {
+    const conflict = await api.post('/keys/upload', await stranger.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), {
       token: d2.accessToken,
     });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.code).toBe('CONFLICT');
 
     const reinstalled = await SignalDevice.create({ userId: bob.user.userId, deviceId: 1 });
-    const changed = await api.post('/keys/upload', reinstalled.generateKeys({ preKeys: 2, kyberPreKeys: 1 }), {
+    const changed = await api.post('/keys/upload', await reinstalled.generateKeys({ preKeys: 2, kyberPreKeys: 1 }), {
       token: bob.user.accessToken,
     });
     expect(changed.status).toBe(200);

@@ -40,7 +40,7 @@ describe('store-and-forward delivery rules', () => {
     for (const s of sessions) {
       const d = await SignalDevice.create({ userId: u.userId, deviceId: s.deviceId, identity: first?.identity });
       first ??= d;
-      const r = await api.post('/keys/upload', d.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), {
+      const r = await api.post('/keys/upload', await d.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), {
         token: s.accessToken,
       });
       if (r.status !== 200) throw new Error(`upload: ${JSON.stringify(r.body)}`);

@@ -30,7 +30,7 @@ describe('several API processes on one PostgreSQL + Redis', () => {
     const api = client(url);
     const user = await createUser(api, otp);
     const d = await SignalDevice.create({ userId: user.userId, deviceId: 1 });
-    await api.post('/keys/upload', d.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), { token: user.accessToken });
+    await api.post('/keys/upload', await d.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), { token: user.accessToken });
     return { user, registrationId: d.registrationId };
   }
 

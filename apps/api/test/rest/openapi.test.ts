@@ -227,7 +227,7 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
     // keys, with real libsignal keys
     const bob = await createUser(api, otp);
     const bobDevice = await SignalDevice.create({ userId: bob.userId, deviceId: 1 });
-    const bobKeys = bobDevice.generateKeys({ preKeys: 1, kyberPreKeys: 1 });
+    const bobKeys = await bobDevice.generateKeys({ preKeys: 1, kyberPreKeys: 1 });
     const uploaded = conforms(
       'post',
       '/api/v1/keys/upload',
@@ -235,7 +235,7 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
     );
     expect(uploaded.body).toEqual({ preKeyCount: 1, kyberPreKeyCount: 1 });
     const aliceDevice = await SignalDevice.create({ userId: alice.userId, deviceId: 1 });
-    const aliceKeys = aliceDevice.generateKeys({ preKeys: 3, kyberPreKeys: 0, lastResort: false });
+    const aliceKeys = await aliceDevice.generateKeys({ preKeys: 3, kyberPreKeys: 0, lastResort: false });
     conforms('post', '/api/v1/keys/upload', await api.post('/keys/upload', aliceKeys, { token: alice.accessToken }));
     conforms('get', '/api/v1/keys/count', await api.get('/keys/count', { token: bob.accessToken }));
 
@@ -262,7 +262,7 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
     );
     expect(x3dh.body.devices[0]?.kyberPreKey).toBeUndefined();
 
-    const rotated = bobDevice.generateKeys({ preKeys: 0, kyberPreKeys: 0, lastResort: false });
+    const rotated = await bobDevice.generateKeys({ preKeys: 0, kyberPreKeys: 0, lastResort: false });
     conforms(
       'post',
       '/api/v1/keys/signed-prekey',
@@ -414,7 +414,9 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
     // 409 / 410 with their details
     const bob = await createUser(api, otp);
     const bobDevice = await SignalDevice.create({ userId: bob.userId, deviceId: 1 });
-    await api.post('/keys/upload', bobDevice.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), { token: bob.accessToken });
+    await api.post('/keys/upload', await bobDevice.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), {
+      token: bob.accessToken,
+    });
     const envelope = { registrationId: bobDevice.registrationId, type: 'message', content: 'AAAA' };
     const mismatched = conforms(
       'post',

@@ -81,7 +81,9 @@ describe('tRPC at /trpc over HTTP and WebSocket', () => {
     const alice = await createUser(api, otp, { ip: randomIp() });
     const bob = await createUser(api, otp, { ip: randomIp() });
     const bobDevice = await SignalDevice.create({ userId: bob.userId, deviceId: 1 });
-    await api.post('/keys/upload', bobDevice.generateKeys({ preKeys: 3, kyberPreKeys: 1 }), { token: bob.accessToken });
+    await api.post('/keys/upload', await bobDevice.generateKeys({ preKeys: 3, kyberPreKeys: 1 }), {
+      token: bob.accessToken,
+    });
     const send = (text: string) =>
       api.post(
         '/messages/send',

@@ -138,7 +138,8 @@ export class KeysService {
     await this.d.limits.consume(this.rules.target, `${actor.userId}:${userId}`);
     const source = await this.d.repo.bundleSource(userId, deviceId);
     if (!source?.identity) throw new AppError('NOT_FOUND', 'no keys for this user');
-    if (source.devices.length === 0) throw new AppError('NOT_FOUND', deviceId ? `no keys for device ${deviceId}` : 'no keys for this user');
+    if (source.devices.length === 0)
+      throw new AppError('NOT_FOUND', deviceId ? `no keys for device ${deviceId}` : 'no keys for this user');
 
     const watermark = this.d.config.PREKEY_LOW_WATERMARK;
     const out: DeviceBundle[] = [];
@@ -147,9 +148,17 @@ export class KeysService {
       out.push({
         deviceId: dev.deviceId,
         registrationId: dev.registrationId,
-        signedPreKey: { keyId: dev.signedPreKey.keyId, publicKey: toB64(dev.signedPreKey.publicKey), signature: toB64(dev.signedPreKey.signature) },
+        signedPreKey: {
+          keyId: dev.signedPreKey.keyId,
+          publicKey: toB64(dev.signedPreKey.publicKey),
+          signature: toB64(dev.signedPreKey.signature),
+        },
         ...(preKey ? { preKey: { keyId: preKey.keyId, publicKey: toB64(preKey.publicKey) } } : {}),
-        ...(kyber?.signature ? { kyberPreKey: { keyId: kyber.keyId, publicKey: toB64(kyber.publicKey), signature: toB64(kyber.signature) } } : {}),
+        ...(kyber?.signature
+          ? {
+              kyberPreKey: { keyId: kyber.keyId, publicKey: toB64(kyber.publicKey), signature: toB64(kyber.signature) },
+            }
+          : {}),
       });
       // This claim took the count from unusedBefore to unusedBefore - 1: below the watermark now?
       if (preKey && unusedBefore - 1 < watermark) await this.keysLow(userId, dev.deviceId);

@@ -128,9 +128,19 @@ export class KeysRepo {
   }
 
   /** The account identity and the devices that can serve a bundle, in one round trip. */
-  async bundleSource(userId: string, deviceId?: number): Promise<{ identity: Bytes | null; devices: ClaimableDevice[] } | null> {
+  async bundleSource(
+    userId: string,
+    deviceId?: number,
+  ): Promise<{ identity: Bytes | null; devices: ClaimableDevice[] } | null> {
     const rows = await this.prisma.$queryRaw<
-      Array<{ identity: Bytes | null; deviceId: number | null; registrationId: number | null; keyId: number | null; publicKey: Bytes | null; signature: Bytes | null }>
+      Array<{
+        identity: Bytes | null;
+        deviceId: number | null;
+        registrationId: number | null;
+        keyId: number | null;
+        publicKey: Bytes | null;
+        signature: Bytes | null;
+      }>
     >`
       SELECT u.identity_key_public AS identity, d.device_id AS "deviceId", d.registration_id AS "registrationId",
              s.signed_prekey_id AS "keyId", s.signed_prekey_public AS "publicKey", s.signed_prekey_signature AS signature
@@ -144,7 +154,13 @@ export class KeysRepo {
     if (!first) return null;
     const devices = rows.flatMap((r) =>
       r.deviceId !== null && r.registrationId !== null && r.keyId !== null && r.publicKey && r.signature
-        ? [{ deviceId: r.deviceId, registrationId: r.registrationId, signedPreKey: { keyId: r.keyId, publicKey: r.publicKey, signature: r.signature } }]
+        ? [
+            {
+              deviceId: r.deviceId,
+              registrationId: r.registrationId,
+              signedPreKey: { keyId: r.keyId, publicKey: r.publicKey, signature: r.signature },
+            },
+          ]
         : [],
     );
     return { identity: first.identity, devices };

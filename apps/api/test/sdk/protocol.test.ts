@@ -9,7 +9,7 @@ import {
   type SignedPreKeyJson,
   b64,
   fromB64,
-} from './signal-client.js';
+} from '../helpers/signal-client.js';
 
 // No server: bundles are built by hand from the upload body, exactly as the server would echo them back as JSON.
 function bundleOf(
@@ -52,8 +52,8 @@ describe('SignalDevice (real libsignal, no server)', () => {
   it('establishes a session from a full bundle (one-time EC + one-time Kyber prekey) and chats both ways', async () => {
     const alice = await SignalDevice.create({ userId: 'alice', deviceId: 1 });
     const bob = await SignalDevice.create({ userId: 'bob', deviceId: 1 });
-    alice.generateKeys();
-    const upload = bob.generateKeys({ preKeys: 100, kyberPreKeys: 10, lastResort: true });
+    await alice.generateKeys();
+    const upload = await bob.generateKeys({ preKeys: 100, kyberPreKeys: 10, lastResort: true });
 
     expect(upload.preKeys).toHaveLength(100);
     expect(upload.kyberPreKeys).toHaveLength(10);
@@ -73,15 +73,15 @@ describe('SignalDevice (real libsignal, no server)', () => {
     const second = await alice.encrypt('bob', 1, 'are you there?');
     expect(second.type).toBe('prekey');
 
-    expect(bob.hasPreKey(preKey.keyId)).toBe(true);
-    expect(bob.hasKyberPreKey(kyberPreKey.keyId)).toBe(true);
+    expect(await bob.hasPreKey(preKey.keyId)).toBe(true);
+    expect(await bob.hasKyberPreKey(kyberPreKey.keyId)).toBe(true);
     expect(await bob.decrypt('alice', 1, first)).toBe('hello bob');
     expect(await bob.decrypt('alice', 1, second)).toBe('are you there?');
     expect(await bob.hasSession('alice', 1)).toBe(true);
     // One-time keys are consumed by the incoming session.
-    expect(bob.hasPreKey(preKey.keyId)).toBe(false);
-    expect(bob.hasKyberPreKey(kyberPreKey.keyId)).toBe(false);
-    expect(bob.hasPreKey(upload.preKeys[1]!.keyId)).toBe(true);
+    expect(await bob.hasPreKey(preKey.keyId)).toBe(false);
+    expect(await bob.hasKyberPreKey(kyberPreKey.keyId)).toBe(false);
+    expect(await bob.hasPreKey(upload.preKeys[1]!.keyId)).toBe(true);
     // Bob learned Alice's identity (TOFU).
     expect((await bob.remoteIdentity('alice', 1))?.equals(alice.identity.publicKey)).toBe(true);
 
@@ -101,7 +101,7 @@ describe('SignalDevice (real libsignal, no server)', () => {
     const alice = await SignalDevice.create({ userId: 'alice', deviceId: 1 });
     const carol = await SignalDevice.create({ userId: 'carol', deviceId: 2 });
     const bob = await SignalDevice.create({ userId: 'bob', deviceId: 3 });
-    const upload = bob.generateKeys();
+    const upload = await bob.generateKeys();
     const lastResort = upload.kyberLastResortPreKey!;
 
     const bundle = bundleOf(bob, upload, { kyberPreKey: lastResort });
@@ -112,7 +112,7 @@ describe('SignalDevice (real libsignal, no server)', () => {
     expect(hello.type).toBe('prekey');
     expect(await bob.decrypt('alice', 1, hello)).toBe('hello bob');
     // The last-resort key is not consumed...
-    expect(bob.hasKyberPreKey(lastResort.keyId)).toBe(true);
+    expect(await bob.hasKyberPreKey(lastResort.keyId)).toBe(true);
 
     const reply = await bob.encrypt('alice', 1, 'hi alice');
     expect(reply.type).toBe('message');
@@ -124,7 +124,7 @@ describe('SignalDevice (real libsignal, no server)', () => {
     const fromCarol = await carol.encrypt('bob', 3, 'hello from carol');
     expect(fromCarol.type).toBe('prekey');
     expect(await bob.decrypt('carol', 2, fromCarol)).toBe('hello from carol');
-    expect(bob.hasKyberPreKey(lastResort.keyId)).toBe(true);
+    expect(await bob.hasKyberPreKey(lastResort.keyId)).toBe(true);
     const toCarol = await bob.encrypt('carol', 2, 'hi carol');
     expect(toCarol.type).toBe('message');
     expect(await carol.decrypt('bob', 3, toCarol)).toBe('hi carol');
@@ -134,7 +134,7 @@ describe('SignalDevice (real libsignal, no server)', () => {
 
   it('produces wire-format keys with the expected sizes and valid signatures', async () => {
     const bob = await SignalDevice.create({ userId: 'bob', deviceId: 1 });
-    const upload = bob.generateKeys();
+    const upload = await bob.generateKeys();
 
     const identityBytes = fromB64(upload.identityKey);
     expect(identityBytes.length).toBe(33);
@@ -190,23 +190,23 @@ describe('SignalDevice (real libsignal, no server)', () => {
     expect(dev.address().name()).toBe('dave');
     expect(dev.address().deviceId()).toBe(1);
 
-    const a = dev.generateKeys({ preKeys: 3, kyberPreKeys: 2, signedPreKeyId: 7, startId: 100 });
+    const a = await dev.generateKeys({ preKeys: 3, kyberPreKeys: 2, signedPreKeyId: 7, startId: 100 });
     expect(a.signedPreKey.keyId).toBe(7);
     expect(a.preKeys.map((k) => k.keyId)).toEqual([100, 101, 102]);
     expect(a.kyberPreKeys.map((k) => k.keyId)).toEqual([103, 104]);
     expect(a.kyberLastResortPreKey?.keyId).toBe(105);
 
     // Replenishing continues where the previous batch stopped; no last-resort key when not asked for.
-    const b = dev.generateKeys({ preKeys: 2, kyberPreKeys: 1, lastResort: false });
+    const b = await dev.generateKeys({ preKeys: 2, kyberPreKeys: 1, lastResort: false });
     expect(b.signedPreKey.keyId).toBe(8);
     expect(b.preKeys.map((k) => k.keyId)).toEqual([106, 107]);
     expect(b.kyberPreKeys.map((k) => k.keyId)).toEqual([108]);
     expect(b.kyberLastResortPreKey).toBeUndefined();
 
     // Ids wrap instead of leaving the 24-bit range.
-    const c = dev.generateKeys({ preKeys: 3, kyberPreKeys: 0, lastResort: false, startId: MAX_KEY_ID - 1 });
+    const c = await dev.generateKeys({ preKeys: 3, kyberPreKeys: 0, lastResort: false, startId: MAX_KEY_ID - 1 });
     expect(c.preKeys.map((k) => k.keyId)).toEqual([MAX_KEY_ID - 1, MAX_KEY_ID, 1]);
-    expect(() => dev.generateKeys({ startId: MAX_KEY_ID + 1 })).toThrow();
+    await expect(dev.generateKeys({ startId: MAX_KEY_ID + 1 })).rejects.toThrow();
   });
 
   it('rejects malformed input', async () => {
@@ -219,7 +219,7 @@ describe('SignalDevice (real libsignal, no server)', () => {
 
     const alice = await SignalDevice.create({ userId: 'alice', deviceId: 1 });
     const bob = await SignalDevice.create({ userId: 'bob', deviceId: 1 });
-    const upload = bob.generateKeys({ preKeys: 1, kyberPreKeys: 1 });
+    const upload = await bob.generateKeys({ preKeys: 1, kyberPreKeys: 1 });
     const good = bundleOf(bob, upload, { preKey: upload.preKeys[0]!, kyberPreKey: upload.kyberPreKeys[0]! });
 
     await expect(alice.startSession(good, 2)).rejects.toThrow(/no device 2/);
