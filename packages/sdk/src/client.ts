@@ -79,7 +79,7 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
   }
 
   /** Registers an account, verifies it with the code `otp` returns, and uploads this device's keys. */
-  static async register(
+  static register(
     opts: ConnectOptions & {
       username: string;
       phone: string;
@@ -88,45 +88,38 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
       otp: (phone: string) => Promise<string>;
     },
   ): Promise<SnapTalkerClient> {
-    const anon = nodeTransport(opts, () => null);
-    try {
+    return SnapTalkerClient.signIn(opts, undefined, async (anon) => {
       await anon.trpc.auth.register.mutate({ username: opts.username, phone: opts.phone, password: opts.password });
-      const session = await anon.trpc.auth.verify.mutate({
-        phone: opts.phone,
-        code: await opts.otp(opts.phone),
-        deviceName: opts.deviceName,
-      });
-      const device = await SignalDevice.create({
-        userId: session.userId,
-        deviceId: session.deviceId,
-        store: opts.store,
-      });
-      const client = new SnapTalkerClient(opts, session, device);
-      await client.uploadKeys(true);
-      return client;
-    } finally {
-      anon.close();
-    }
+      const code = await opts.otp(opts.phone);
+      return anon.trpc.auth.verify.mutate({ phone: opts.phone, code, deviceName: opts.deviceName });
+    });
   }
 
   /**
    * Links another device by signing in. Linked devices share the account's identity key, which a
    * real app transfers from the primary device (provisioning); here the caller hands it over.
    */
-  static async login(
+  static login(
     opts: ConnectOptions & { login: string; password: string; identity: IdentityKeyPair; deviceName?: string },
+  ): Promise<SnapTalkerClient> {
+    return SnapTalkerClient.signIn(opts, opts.identity, (anon) =>
+      anon.trpc.auth.login.mutate({ login: opts.login, password: opts.password, deviceName: opts.deviceName }),
+    );
+  }
+
+  /** Gets a session over an unauthenticated transport, then creates the device and uploads its keys. */
+  private static async signIn(
+    opts: ConnectOptions,
+    identity: IdentityKeyPair | undefined,
+    authenticate: (anon: Transport) => Promise<Session>,
   ): Promise<SnapTalkerClient> {
     const anon = nodeTransport(opts, () => null);
     try {
-      const session = await anon.trpc.auth.login.mutate({
-        login: opts.login,
-        password: opts.password,
-        deviceName: opts.deviceName,
-      });
+      const session = await authenticate(anon);
       const device = await SignalDevice.create({
         userId: session.userId,
         deviceId: session.deviceId,
-        identity: opts.identity,
+        identity,
         store: opts.store,
       });
       const client = new SnapTalkerClient(opts, session, device);
