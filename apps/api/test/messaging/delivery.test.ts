@@ -283,6 +283,25 @@ describe('store-and-forward delivery rules', () => {
     expect(status).toBe(403);
   });
 
+  it('heartbeat: a peer that stops answering protocol pings is dropped after two missed ones', async () => {
+    const quick = await startTestServer({ OTP_WEBHOOK_URL: otp.url, WS_PING_INTERVAL_S: '1' });
+    try {
+      const bob = await createUser(client(quick.url), otp);
+      // autoPong off: this client never answers pings, like a dead peer.
+      const ws = new WebSocket(`${quick.url.replace('http', 'ws')}/api/v1/messages/stream`, {
+        headers: { authorization: `Bearer ${bob.accessToken}` },
+        autoPong: false,
+      });
+      const t0 = Date.now();
+      const closed = await new Promise<number>((r) => ws.on('close', (c) => r(c)));
+      expect(closed).toBe(1006);
+      expect(Date.now() - t0).toBeLessThan(6_000);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(2_000);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('keys.low on connect while the device is below the watermark', async () => {
     const bob = await registered();
     const s = await TestSocket.connect(server.url, bob.sessions[0]?.accessToken as string);
