@@ -57,7 +57,7 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
   private closed = false;
 
   private constructor(
-    private readonly opts: ConnectOptions,
+    opts: ConnectOptions,
     private session: Session,
     readonly device: SignalDevice,
   ) {

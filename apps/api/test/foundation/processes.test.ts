@@ -83,7 +83,9 @@ describe('the server as a process', () => {
     // The embedded default logs OTP codes: read it from the server's own output.
     const api = client(s.url);
     const phone = randomPhone();
-    expect((await api.post('/auth/register', { username: randomUsername(), phone, password: 'password123' })).status).toBe(201);
+    expect(
+      (await api.post('/auth/register', { username: randomUsername(), phone, password: 'password123' })).status,
+    ).toBe(201);
     const code = await waitFor(async () => new RegExp(`OTP for \\${phone}: (\\d{6})`).exec(s.output())?.[1], 5_000);
     const session = await api.post('/auth/verify', { phone, code });
     const ws = await TestSocket.connect(s.url, session.body.accessToken);
