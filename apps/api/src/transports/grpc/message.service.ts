@@ -7,7 +7,6 @@ import {
   type SendMessageRequest,
   type StreamMessagesResponseSchema,
 } from '@snaptalker/proto';
-import type { Actor } from '../../domain/actor.js';
 import { AppError } from '../../domain/errors.js';
 import { parseOrThrow } from '../../domain/validation.js';
 import type { Services } from '../../services/index.js';
@@ -77,8 +76,8 @@ function toStreamResponse(e: StreamEvent): MessageInitShape<typeof StreamMessage
 }
 
 /**
- * This node's live gRPC streams: MarkDelivered lets the caller's stream forget acknowledged ids
- * (as a WebSocket ack does), and shutdown ends every stream with UNAVAILABLE so clients reconnect.
+ * This node's live gRPC streams, so shutdown ends every one with UNAVAILABLE and clients reconnect.
+ * (Acknowledged ids are trimmed from streams by MessagingService.ack itself, for every transport.)
  */
 export class LiveStreams {
   private readonly byDevice = new Map<string, Set<DeviceStream>>();
@@ -96,10 +95,6 @@ export class LiveStreams {
       set.delete(stream);
       if (set.size === 0 && this.byDevice.get(key) === set) this.byDevice.delete(key);
     };
-  }
-
-  forget(actor: Actor, ids: string[]): void {
-    for (const s of this.byDevice.get(`${actor.userId}:${actor.deviceId}`) ?? []) s.forget(ids);
   }
 
   closeAll(): void {
@@ -129,7 +124,6 @@ export function messageService(services: Services, live: LiveStreams): Handlers<
       const actor = await authenticate(services, call);
       const { ids } = parseOrThrow(AckInput, { ids: req.ids });
       await services.messaging.ack(actor, ids);
-      live.forget(actor, ids);
       return {};
     },
 
