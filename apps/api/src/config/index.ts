@@ -37,7 +37,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return {
     ...e,
-    dataDir: resolve(e.DATA_DIR),
+    // Relative to where the user ran the command (pnpm runs scripts inside apps/api, INIT_CWD is the caller's directory).
+    dataDir: resolve(env.INIT_CWD ?? process.cwd(), e.DATA_DIR),
     backends: {
       database: e.DATABASE_URL ? 'postgres' : 'pglite',
       redis: e.REDIS_URL ? 'redis' : 'memory',
