@@ -1,32 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import pg from 'pg';
-import type { RunningServer } from '../../src/server.js';
-import { type Client, client, createUser, linkDevice, randomIp, randomPhone, randomUsername } from '../helpers/api.js';
+import { describe, expect, it } from 'vitest';
+import { client, createUser, linkDevice, randomIp, randomPhone, randomUsername } from '../helpers/api.js';
 import { OtpWebhook } from '../helpers/otp-webhook.js';
 import { startTestServer, testEnv } from '../helpers/server.js';
+import { type ServerContext, useServer } from '../helpers/fixture.js';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123';
 
 describe('auth errors: every code of the contract, and nothing half-written', () => {
-  let server: RunningServer;
-  let otp: OtpWebhook;
-  let api: Client;
-  let db: pg.Client;
-
-  beforeAll(async () => {
-    otp = await new OtpWebhook().start();
-    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url, MAX_DEVICES_PER_ACCOUNT: '3', JWT_SECRET: SECRET });
-    api = client(server.url);
-    db = new pg.Client({ connectionString: inject('databaseUrl') });
-    await db.connect();
-  });
-  afterAll(async () => {
-    await db.end();
-    await server.close();
-    await otp.stop();
-  });
+  let { server, otp, api, db } = {} as ServerContext;
+  useServer({ MAX_DEVICES_PER_ACCOUNT: '3', JWT_SECRET: SECRET }, (c) => ({ server, otp, api, db } = c));
 
   const countUsers = async (phone: string) =>
     (await db.query('SELECT count(*)::int AS n FROM users WHERE phone = $1', [phone])).rows[0].n as number;

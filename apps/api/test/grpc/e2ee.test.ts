@@ -8,12 +8,10 @@ import {
   MessageStatus,
   type StreamMessagesResponse,
 } from '@snaptalker/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../src/server.js';
-import { type Client, client, createUser, linkDevice, type TestUser } from '../helpers/api.js';
+import { describe, expect, it } from 'vitest';
+import { createUser, linkDevice, type TestUser } from '../helpers/api.js';
 import { bundleJson, grpcClient, uploadRequest } from '../helpers/grpc-client.js';
-import { OtpWebhook } from '../helpers/otp-webhook.js';
-import { startTestServer } from '../helpers/server.js';
+import { type ServerContext, useServer } from '../helpers/fixture.js';
 import { b64, fromB64, SignalDevice } from '../helpers/signal-client.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
@@ -22,18 +20,8 @@ const jsonType = (t: EnvelopeType) => (t === EnvelopeType.PREKEY ? 'prekey' : 'm
 const envelopeOf = (m: StreamMessagesResponse) => (m.event.case === 'envelope' ? m.event.value : undefined);
 
 describe('a real E2EE conversation over gRPC (libsignal both ends), sharing the service layer with REST/WS', () => {
-  let server: RunningServer;
-  let otp: OtpWebhook;
-  let api: Client;
-  beforeAll(async () => {
-    otp = await new OtpWebhook().start();
-    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url });
-    api = client(server.url);
-  });
-  afterAll(async () => {
-    await server.close();
-    await otp.stop();
-  });
+  let { server, otp, api } = {} as ServerContext;
+  useServer({}, (c) => ({ server, otp, api } = c));
 
   const keys = (s: TestUser) => grpcClient(KeyExchangeService, server.grpcPort, { token: s.accessToken });
   const messages = (s: TestUser) => grpcClient(MessageService, server.grpcPort, { token: s.accessToken });

@@ -1,30 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import type { RunningServer } from '../../src/server.js';
-import { type Client, client, createUser, linkDevice, type TestUser } from '../helpers/api.js';
-import { OtpWebhook } from '../helpers/otp-webhook.js';
+import { describe, expect, it } from 'vitest';
+import { client, createUser, linkDevice, type TestUser } from '../helpers/api.js';
 import { startTestServer } from '../helpers/server.js';
+import { type ServerContext, useServer } from '../helpers/fixture.js';
 import { b64, type BundleJson, SignalDevice } from '../helpers/signal-client.js';
 
 describe('key directory over REST, proven with the real libsignal client', () => {
-  let server: RunningServer;
-  let otp: OtpWebhook;
-  let api: Client;
-  let db: pg.Client;
-
-  beforeAll(async () => {
-    otp = await new OtpWebhook().start();
-    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url });
-    api = client(server.url);
-    db = new pg.Client({ connectionString: inject('databaseUrl') });
-    await db.connect();
-  });
-  afterAll(async () => {
-    await db.end();
-    await server.close();
-    await otp.stop();
-  });
+  let { server, otp, api, db } = {} as ServerContext;
+  useServer({}, (c) => ({ server, otp, api, db } = c));
 
   async function keyRows(userId: string) {
     const r = await db.query(

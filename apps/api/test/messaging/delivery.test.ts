@@ -1,34 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import type { RunningServer } from '../../src/server.js';
-import { type Client, client, createUser, linkDevice, type TestUser } from '../helpers/api.js';
-import { OtpWebhook } from '../helpers/otp-webhook.js';
+import { describe, expect, it } from 'vitest';
+import { client, createUser, linkDevice, type TestUser } from '../helpers/api.js';
 import { startTestServer } from '../helpers/server.js';
+import { type ServerContext, useServer } from '../helpers/fixture.js';
 import { SignalDevice } from '../helpers/signal-client.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 const blob = (s: string) => Buffer.from(s).toString('base64');
 
 describe('store-and-forward delivery rules', () => {
-  let server: RunningServer;
-  let otp: OtpWebhook;
-  let api: Client;
-  let db: pg.Client;
-
-  beforeAll(async () => {
-    otp = await new OtpWebhook().start();
-    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url });
-    api = client(server.url);
-    db = new pg.Client({ connectionString: inject('databaseUrl') });
-    await db.connect();
-  });
-  afterAll(async () => {
-    await db.end();
-    await server.close();
-    await otp.stop();
-  });
+  let { server, otp, api, db } = {} as ServerContext;
+  useServer({}, (c) => ({ server, otp, api, db } = c));
 
   /** A user whose devices have uploaded keys (so they count as registered). */
   async function registered(devices = 1): Promise<{ sessions: TestUser[]; regIds: number[] }> {

@@ -1,24 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../src/server.js';
-import { type Client, client } from '../helpers/api.js';
+import { describe, expect, it } from 'vitest';
 import { encryptFor, signalAccount } from '../helpers/e2ee.js';
-import { OtpWebhook } from '../helpers/otp-webhook.js';
-import { startTestServer } from '../helpers/server.js';
+import { type ServerContext, useServer } from '../helpers/fixture.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 describe('a real E2EE conversation through the server (libsignal both ends)', () => {
-  let server: RunningServer;
-  let otp: OtpWebhook;
-  let api: Client;
-  beforeAll(async () => {
-    otp = await new OtpWebhook().start();
-    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url });
-    api = client(server.url);
-  });
-  afterAll(async () => {
-    await server.close();
-    await otp.stop();
-  });
+  let { server, otp, api } = {} as ServerContext;
+  useServer({}, (c) => ({ server, otp, api } = c));
 
   it('Alice → Bob (two devices) over REST and the WS send frame; receipts delivered then read; Bob replies', async () => {
     const alice = await signalAccount(api, otp, 1);

@@ -1,28 +1,16 @@
 import { createTransport, errorCode, errorDetails } from '@snaptalker/sdk';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import type { RunningServer } from '../../src/server.js';
-import { type Client, client, createUser, randomIp, randomPhone, randomUsername } from '../helpers/api.js';
-import { OtpWebhook } from '../helpers/otp-webhook.js';
-import { startTestServer } from '../helpers/server.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { createUser, randomIp, randomPhone, randomUsername } from '../helpers/api.js';
+import { type ServerContext, useServer } from '../helpers/fixture.js';
 import { SignalDevice } from '../helpers/signal-client.js';
 import { type Frame, TestSocket } from '../helpers/ws-client.js';
 
 const WS = WebSocket as unknown as typeof globalThis.WebSocket;
 
 describe('tRPC at /trpc over HTTP and WebSocket', () => {
-  let server: RunningServer;
-  let otp: OtpWebhook;
-  let api: Client;
-  beforeAll(async () => {
-    otp = await new OtpWebhook().start();
-    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url });
-    api = client(server.url);
-  });
-  afterAll(async () => {
-    await server.close();
-    await otp.stop();
-  });
+  let { server, otp, api } = {} as ServerContext;
+  useServer({}, (c) => ({ server, otp, api } = c));
 
   const transport = (token: string | null) =>
     createTransport({ url: server.url, getAccessToken: () => token, WebSocket: WS });
