@@ -14,7 +14,7 @@ describe('store-and-forward delivery rules', () => {
   useServer({}, (c) => ({ server, otp, api, db } = c));
 
   /** A user whose devices have uploaded keys (so they count as registered). */
-  async function registered(devices = 1): Promise<{ sessions: TestUser[]; regIds: number[] }> {
+  async function registered(devices = 1): Promise<{ sessions: TestUser[]; regIds: number[]; first: SignalDevice }> {
     const u = await createUser(api, otp);
     const sessions = [u];
     for (let i = 1; i < devices; i++) sessions.push(await linkDevice(api, u));
@@ -29,7 +29,7 @@ describe('store-and-forward delivery rules', () => {
       if (r.status !== 200) throw new Error(`upload: ${JSON.stringify(r.body)}`);
       regIds.push(d.registrationId);
     }
-    return { sessions, regIds };
+    return { sessions, regIds, first: first as SignalDevice };
   }
 
   const envelope = (deviceId: number, registrationId: number, text: string) => ({
@@ -178,6 +178,24 @@ describe('store-and-forward delivery rules', () => {
     ]);
     expect(rows.rows).toHaveLength(1);
     expect(Buffer.from(rows.rows[0].encrypted_content).toString()).toBe('once');
+
+    // A retry after the recipient linked another device would now be a 409; it still gets the first reply.
+    const bobUser = bob.sessions[0] as TestUser;
+    const d2 = await linkDevice(api, bobUser);
+    const dev2 = await SignalDevice.create({
+      userId: bobUser.userId,
+      deviceId: d2.deviceId,
+      identity: bob.first.identity,
+    });
+    const up = await api.post('/keys/upload', await dev2.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), {
+      token: d2.accessToken,
+    });
+    expect(up.status).toBe(200);
+    const fresh = await api.post('/messages/send', { ...body, clientMessageId: randomUUID() }, { token });
+    expect(fresh.body.error).toMatchObject({ code: 'MISMATCHED_DEVICES', details: { missingDevices: [d2.deviceId] } });
+    const afterLink = await api.post('/messages/send', body, { token });
+    expect(afterLink.status).toBe(200);
+    expect(afterLink.body).toEqual(replies[0]?.body);
   });
 
   it('status: only the recipient device sets it (403 otherwise), never backwards', async () => {

@@ -50,13 +50,18 @@ export class MessagingService {
 
   async send(actor: Actor, raw: AnySendInput): Promise<SendReply> {
     await this.d.limits.consume(this.sendRule, actor.userId);
-    if (raw.clientMessageId) {
-      // The first send wins, even if this repeat's body differs or the devices changed since.
-      const prev = await this.d.repo.previousReply(actor.userId, raw.clientMessageId);
+    let input: SendInput;
+    try {
+      input = await this.normalise(actor, raw);
+      await this.assertCoversDevices(actor, input);
+    } catch (e) {
+      // The first send wins, even if the devices changed since: a retry that would now fail the
+      // device checks still gets the first reply. (A plain repeat is caught by the insert itself,
+      // so the hot path reads nothing extra.)
+      const prev = raw.clientMessageId ? await this.d.repo.previousReply(actor.userId, raw.clientMessageId) : null;
       if (prev) return prev as SendReply;
+      throw e;
     }
-    const input = await this.normalise(actor, raw);
-    await this.assertCoversDevices(actor, input);
 
     const now = new Date();
     const envelopes: NewEnvelope[] = input.messages.map((m) => ({
