@@ -69,6 +69,18 @@ export const envSchema = z.object({
   RATE_LIMIT_BUNDLE_REQUESTER: limit('60/60'),
   RATE_LIMIT_BUNDLE_TARGET: limit('20/3600'),
   RATE_LIMIT_MESSAGES_USER: limit('200/2'),
+  // Per WebSocket: frames per window; an ack or send counts 1 point per started 50 ids/envelopes.
+  RATE_LIMIT_WS_FRAMES: limit('300/1'),
+  // Per WebSocket: frames being processed at once; more are refused with an error frame.
+  WS_MAX_INFLIGHT_FRAMES: intFrom(32, 1, 10_000),
+  // Unauthenticated WebSockets (tRPC's connectionParams) are closed after this long.
+  WS_AUTH_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
+  // HTTP: whole request (headers + body) must arrive within REQUEST_TIMEOUT_MS, headers within
+  // HEADERS_TIMEOUT_MS; idle keep-alive connections close after KEEPALIVE_TIMEOUT_MS. Sized for
+  // mobile networks: a 2 MiB body at ~1 Mbit/s takes ~17 s.
+  HTTP_REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 600_000),
+  HTTP_HEADERS_TIMEOUT_MS: intFrom(10_000, 100, 120_000),
+  HTTP_KEEPALIVE_TIMEOUT_MS: intFrom(65_000, 100, 600_000),
 
   PREKEY_LOW_WATERMARK: intFrom(10, 1, 100),
   MESSAGE_TTL_DAYS: intFrom(30, 1, 3650),

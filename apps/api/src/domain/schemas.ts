@@ -7,6 +7,20 @@ export const base64 = z
   .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64 with padding');
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
+
+/**
+ * C0 control characters and DEL. PostgreSQL refuses NUL in text outright (a 500 that, through
+ * Prisma's batched lookups, failed other users' queries too); the rest have no place in a name or a
+ * login, so every free-text field that can reach the database rejects them at the edge.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+/** A string without control characters: 400 `VALIDATION_FAILED`, never a database error. */
+export const plainText = () => z.string().refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters');
+/** The same rule for values built elsewhere (query strings, frame fields). */
+export function hasControlChars(s: string): boolean {
+  return CONTROL_CHARS.test(s);
+}
 export const deviceId = z.coerce.number().int().min(1).max(2_147_483_647);
 
 // Reply-side building blocks. Replies are written by the server, so these document the format and are

@@ -66,6 +66,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     config,
     repo: messagesRepo,
     broker: infra.broker,
+    kv: infra.kv,
     limits,
     metrics: deps.metrics,
     log,

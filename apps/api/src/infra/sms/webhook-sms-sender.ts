@@ -32,7 +32,8 @@ export class WebhookSmsSender implements SmsSender {
       }
       if (attempt < ATTEMPTS) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
     }
-    this.log.error({ phone: msg.phone, err: lastError }, 'OTP webhook delivery failed');
+    // Never the phone number or the code: the log is read by more people than the SMS gateway.
+    this.log.error({ purpose: msg.purpose, err: lastError }, 'OTP webhook delivery failed');
     throw new Error(`OTP webhook failed: ${lastError}`);
   }
 }

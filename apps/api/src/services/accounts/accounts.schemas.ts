@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { deviceIdOut, timestamp, uuid } from '../../domain/schemas.js';
+import { deviceIdOut, plainText, timestamp, uuid } from '../../domain/schemas.js';
 
 export const username = z.string().regex(/^[a-zA-Z0-9_]{3,32}$/, 'must be 3-32 letters, digits or _');
 export const phone = z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'must be E.164, e.g. +15551234567');
 export const password = z.string().min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters');
-const deviceName = z.string().trim().min(1).max(64).optional();
+const deviceName = plainText().trim().min(1).max(64).optional();
 
 export const RegisterInput = z.strictObject({ username, phone, password });
 export const VerifyInput = z.strictObject({
@@ -12,7 +12,7 @@ export const VerifyInput = z.strictObject({
   code: z.string().regex(/^[0-9]{6}$/, 'must be 6 digits'),
   deviceName,
 });
-export const LoginInput = z.strictObject({ login: z.string().min(1).max(32), password, deviceName });
+export const LoginInput = z.strictObject({ login: plainText().min(1).max(32), password, deviceName });
 export const RefreshInput = z.strictObject({ refreshToken: z.string().min(1).max(256) });
 
 export type RegisterInput = z.infer<typeof RegisterInput>;

@@ -91,10 +91,11 @@ export class AccountsService {
 
   async login(origin: Origin, input: LoginInput): Promise<Session> {
     await this.d.limits.consume(this.rules.loginIp, origin.ip);
-    const accountKey = input.login.toLowerCase();
-    await this.d.limits.check(this.rules.loginAccount, accountKey);
-
     const user = await this.d.repo.findByLogin(input.login);
+    // Failures count per account, whichever login form (username or phone) they used; an unknown
+    // login counts under its own spelling so guessing at non-accounts is limited too.
+    const accountKey = user ? `user:${user.id}` : `login:${input.login.toLowerCase()}`;
+    await this.d.limits.check(this.rules.loginAccount, accountKey);
     const ok = user
       ? await this.d.passwords.verify(user.passwordHash, input.password)
       : await this.d.passwords.burn(input.password).then(() => false);
@@ -118,29 +119,30 @@ export class AccountsService {
   async refresh(input: RefreshInput): Promise<RefreshReply> {
     const row = await this.d.repo.findRefreshToken(hashRefreshToken(input.refreshToken));
     if (!row) throw new AppError('UNAUTHORIZED', 'unknown refresh token');
-    await this.d.limits.consume(this.rules.refreshDevice, `${row.userId}:${row.deviceId}`);
-    if (row.usedAt) return this.reuseDetected(row.userId, row.deviceId);
-    if (row.revokedAt || row.expiresAt <= new Date())
+    const { userId, deviceId } = row;
+    await this.d.limits.consume(this.rules.refreshDevice, `${userId}:${deviceId}`);
+    if (!row.usedAt && (row.revokedAt || row.expiresAt <= new Date()))
       throw new AppError('UNAUTHORIZED', 'refresh token revoked or expired');
-    if (!(await this.d.repo.markRefreshUsed(row.id))) {
-      // Lost a race with another use of the same token: that is a replay too.
-      return this.reuseDetected(row.userId, row.deviceId);
+    const outcome = await this.d.repo.transaction(async (tx) => {
+      const device = await this.d.repo.lockDevice(tx, userId, deviceId);
+      if (!device) return 'unlinked' as const;
+      // Under the device lock: either this call rotates the token, or it saw a used one and revokes
+      // every token of the device — including one a concurrent winner minted a moment ago.
+      if (row.usedAt || !(await this.d.repo.markRefreshUsed(row.id, tx))) {
+        await this.d.repo.revokeDeviceRefreshTokens(userId, deviceId, tx);
+        return 'reused' as const;
+      }
+      if (device.banned) return 'banned' as const;
+      return this.openSession(tx, userId, deviceId, device.tokenVersion);
+    });
+    if (outcome === 'unlinked') throw new AppError('UNAUTHORIZED', 'device is unlinked');
+    if (outcome === 'banned') throw new AppError('BANNED', 'this account is banned');
+    if (outcome === 'reused') {
+      this.d.log.warn({ userId, deviceId }, 'refresh token reuse: device refresh tokens revoked');
+      throw new AppError('TOKEN_REUSED', 'refresh token was already used; sign in again');
     }
-    const device = await this.d.repo.tokenVersion(row.userId, row.deviceId);
-    if (!device) throw new AppError('UNAUTHORIZED', 'device is unlinked');
-    if (device.user.banned) throw new AppError('BANNED', 'this account is banned');
-    const {
-      userId: _u,
-      deviceId: _d,
-      ...rest
-    } = await this.d.repo.transaction((tx) => this.openSession(tx, row.userId, row.deviceId, device.tokenVersion));
+    const { userId: _u, deviceId: _d, ...rest } = outcome;
     return rest;
-  }
-
-  private async reuseDetected(userId: string, deviceId: number): Promise<never> {
-    await this.d.repo.revokeDeviceRefreshTokens(userId, deviceId);
-    this.d.log.warn({ userId, deviceId }, 'refresh token reuse: device refresh tokens revoked');
-    throw new AppError('TOKEN_REUSED', 'refresh token was already used; sign in again');
   }
 
   private async openSession(tx: Tx, userId: string, deviceId: number, version: number): Promise<Session> {

@@ -12,6 +12,10 @@ export interface AccessClaims {
   version: number;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isIntIn = (v: unknown, min: number, max: number): v is number =>
+  Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
 /** Access tokens are HS256 JWTs through jose; refresh tokens are opaque random strings stored hashed. */
 export class Tokens {
   private readonly key: Uint8Array;
@@ -40,9 +44,13 @@ export class Tokens {
         algorithms: ['HS256'],
         issuer: ISSUER,
         audience: AUDIENCE,
+        // A token without an expiry would live for ever; one without a subject names nobody.
+        requiredClaims: ['exp', 'iat', 'sub'],
       });
       const { sub, dev, ver } = payload as { sub?: unknown; dev?: unknown; ver?: unknown };
-      if (typeof sub !== 'string' || !Number.isInteger(dev) || !Number.isInteger(ver)) throw new Error('claims');
+      // The claims reach SQL as a uuid and integers: anything else is a forged or foreign token.
+      if (typeof sub !== 'string' || !UUID.test(sub)) throw new Error('claims');
+      if (!isIntIn(dev, 1, 2_147_483_647) || !isIntIn(ver, 0, 2_147_483_647)) throw new Error('claims');
       return { userId: sub, deviceId: dev as number, version: ver as number };
     } catch (e) {
       const expired = e instanceof joseErrors.JWTExpired;

@@ -21,12 +21,27 @@ export const SignedPreKey = z.strictObject({ keyId, publicKey: ecPublicKey, sign
 export const PreKey = z.strictObject({ keyId, publicKey: ecPublicKey });
 export const KyberPreKey = z.strictObject({ keyId, publicKey: kyberPublicKey, signature });
 
+/**
+ * One keyId twice in one upload is ambiguous (which public key is meant?) and would violate the
+ * (device, kind, keyId) key: a 400 naming the index, so nothing of the upload is stored.
+ */
+function uniqueKeyIds<T extends z.ZodArray<z.ZodType<{ keyId: number }>>>(list: T): T {
+  return list.superRefine((keys, ctx) => {
+    const seen = new Set<number>();
+    keys.forEach((k, i) => {
+      if (seen.has(k.keyId))
+        ctx.addIssue({ code: 'custom', path: [i, 'keyId'], message: `keyId ${k.keyId} appears twice` });
+      seen.add(k.keyId);
+    });
+  }) as T;
+}
+
 export const UploadKeysInput = z.strictObject({
   identityKey: ecPublicKey.optional(),
   registrationId: registrationId.optional(),
   signedPreKey: SignedPreKey.optional(),
-  preKeys: z.array(PreKey).max(100, 'at most 100 keys per call').optional(),
-  kyberPreKeys: z.array(KyberPreKey).max(100, 'at most 100 keys per call').optional(),
+  preKeys: uniqueKeyIds(z.array(PreKey).max(100, 'at most 100 keys per call')).optional(),
+  kyberPreKeys: uniqueKeyIds(z.array(KyberPreKey).max(100, 'at most 100 keys per call')).optional(),
   kyberLastResortPreKey: KyberPreKey.optional(),
 });
 

@@ -14,12 +14,14 @@ const RESCAN_MS = 15_000;
 type BusEvent =
   | SessionEvent
   | { type: 'wake'; seq: string }
-  | { type: 'session.replaced'; connId: string }
+  | { type: 'session.replaced'; connId: string; gen?: number }
   | Extract<StreamEvent, { type: 'message.status' | 'keys.low' }>;
 
 export interface DeviceStreamDeps {
   repo: MessagesRepo;
   broker: Broker;
+  /** A number that grows with every stream opened for this device, on any node (a shared counter). */
+  nextGeneration: (actor: Actor) => Promise<number>;
   lowKeys: (actor: Actor) => Promise<StreamEvent | null>;
 }
 
@@ -31,6 +33,8 @@ export interface DeviceStreamDeps {
  */
 export class DeviceStream {
   readonly connId = randomUUID();
+  /** Orders the streams of one device: of two, the one with the higher generation stays. */
+  private gen = 0;
   private end: StreamEnd | null = null;
   private pending: StreamEvent[] = [];
   private wakeFrom: bigint | null = null;
@@ -51,13 +55,31 @@ export class DeviceStream {
   /** Subscribes to the device's and the user's topics and retires any older stream of this device. */
   async open(): Promise<this> {
     const { userId, deviceId } = this.actor;
+    this.gen = await this.d.nextGeneration(this.actor);
     this.unsubscribes.push(await this.d.broker.subscribe(deviceTopic(userId, deviceId), (p) => this.onBus(p)));
     this.unsubscribes.push(await this.d.broker.subscribe(userTopic(userId), (p) => this.onBus(p)));
-    await this.d.broker.publish(
-      deviceTopic(userId, deviceId),
-      JSON.stringify({ type: 'session.replaced', connId: this.connId }),
-    );
+    await this.announce();
     return this;
+  }
+
+  /**
+   * "I am this device's stream." Each stream subscribes before it announces, so of any two streams
+   * at least one hears the other: the lower generation closes (4409), and the higher, when it hears
+   * a lower one, announces again so that one hears it too. Exactly one survives — the newest —
+   * however the opens interleave (a plain "newcomer closes the rest" lets two simultaneous opens
+   * close each other).
+   */
+  private announce(): Promise<void> {
+    const { userId, deviceId } = this.actor;
+    return this.d.broker.publish(
+      deviceTopic(userId, deviceId),
+      JSON.stringify({ type: 'session.replaced', connId: this.connId, gen: this.gen }),
+    );
+  }
+
+  private outranks(other: { connId: string; gen?: number }): boolean {
+    if (other.gen === undefined) return false; // a node without generations: the newcomer wins
+    return this.gen !== other.gen ? this.gen > other.gen : this.connId > other.connId;
   }
 
   private onBus(payload: string): void {
@@ -74,7 +96,11 @@ export class DeviceStream {
         break;
       }
       case 'session.replaced':
-        if (e.connId === this.connId) return;
+        if (e.connId === this.connId || this.end) return;
+        if (this.outranks(e)) {
+          this.announce().catch(() => {});
+          return;
+        }
         this.close({ closeCode: 4409, reason: 'replaced by a newer connection of this device' });
         break;
       case 'session.revoked':

@@ -5,9 +5,10 @@ import type { Actor } from '../../domain/actor.js';
 import { AppError } from '../../domain/errors.js';
 import { deviceTopic, userTopic } from '../../domain/topics.js';
 import type { Broker } from '../../infra/broker/broker.js';
+import type { Kv } from '../../infra/kv/kv.js';
 import type { MessagesRepo, NewEnvelope, StatusChange } from '../../infra/db/repos/messages.repo.js';
 import type { Metrics } from '../../observability/metrics.js';
-import type { Limits } from '../rate-limits.js';
+import type { ConnectionBudget, Limits } from '../rate-limits.js';
 import { DeviceStream } from './device-stream.js';
 import { decodeCursor, encodeCursor, toEnvelope } from './envelopes.js';
 import type {
@@ -24,6 +25,7 @@ export interface MessagingDeps {
   config: Config;
   repo: MessagesRepo;
   broker: Broker;
+  kv: Kv;
   limits: Limits;
   metrics: Metrics;
   log: Logger;
@@ -37,15 +39,20 @@ export interface WakeEvent {
   seq: string;
 }
 
+/** The per-device stream counter outlives any connection (it only has to keep growing while one is open). */
+const STREAM_GEN_TTL_MS = 30 * 86_400_000;
+
 const bytes = (b64: string | null | undefined) => (b64 == null ? null : new Uint8Array(Buffer.from(b64, 'base64')));
 
 export class MessagingService {
   private readonly sendRule;
+  private readonly frameRule;
   /** This node's live stream per device, so an ack from any transport trims its "already sent" set. */
-  private readonly streams = new Map<string, DeviceStream>();
+  private readonly streams = new Map<string, Set<DeviceStream>>();
 
   constructor(private readonly d: MessagingDeps) {
     this.sendRule = { name: 'send-user', ...d.config.RATE_LIMIT_MESSAGES_USER };
+    this.frameRule = { name: 'ws-frames', ...d.config.RATE_LIMIT_WS_FRAMES };
   }
 
   async send(actor: Actor, raw: AnySendInput): Promise<SendReply> {
@@ -156,12 +163,31 @@ export class MessagingService {
   }
 
   /** The live stream of one device; every transport's stream (WS, tRPC, gRPC) is this object. */
+  /** The frame budget of one live socket (rate and in-flight bound, from the config). */
+  connectionBudget(): ConnectionBudget {
+    return this.d.limits.connection(this.frameRule, this.d.config.WS_MAX_INFLIGHT_FRAMES);
+  }
+
   async openStream(actor: Actor): Promise<DeviceStream> {
-    return new DeviceStream(actor, {
+    const stream = new DeviceStream(actor, {
       repo: this.d.repo,
       broker: this.d.broker,
       lowKeys: this.d.lowKeysOnConnect,
-    }).open();
+      nextGeneration: (a) => this.d.kv.incr(`stream-gen:${a.userId}:${a.deviceId}`, STREAM_GEN_TTL_MS),
+    });
+    const key = `${actor.userId}:${actor.deviceId}`;
+    const mine = this.streams.get(key) ?? new Set<DeviceStream>();
+    this.streams.set(key, mine.add(stream));
+    stream.onClose(() => {
+      mine.delete(stream);
+      if (mine.size === 0 && this.streams.get(key) === mine) this.streams.delete(key);
+    });
+    try {
+      return await stream.open();
+    } catch (e) {
+      stream.close();
+      throw e;
+    }
   }
 
   async queue(actor: Actor, limit: number): Promise<QueueReply> {
@@ -175,7 +201,7 @@ export class MessagingService {
     const now = Date.now();
     for (const c of changed) this.d.metrics.deliveryLatency.observe((now - c.timestamp.getTime()) / 1000);
     this.d.metrics.messagesDelivered.inc(changed.length);
-    this.streams.get(`${actor.userId}:${actor.deviceId}`)?.forget(valid);
+    for (const s of this.streams.get(`${actor.userId}:${actor.deviceId}`) ?? []) s.forget(valid);
     await this.announce(changed);
   }
 
@@ -186,9 +212,10 @@ export class MessagingService {
       return { id, status: changed.status };
     }
     const row = await this.d.repo.findForStatus(id);
-    if (!row) throw new AppError('NOT_FOUND', 'no such message');
-    if (row.recipientId !== actor.userId || row.recipientDeviceId !== actor.deviceId) {
-      throw new AppError('FORBIDDEN', 'only the recipient device may set the status');
+    // Only the recipient device may set a status. Anyone else gets the same 404 as for an id that
+    // does not exist, so the call cannot be used to probe which message ids exist.
+    if (!row || row.recipientId !== actor.userId || row.recipientDeviceId !== actor.deviceId) {
+      throw new AppError('NOT_FOUND', 'no such message');
     }
     // Never backwards: the reply gives the status that stands.
     return { id, status: row.status };

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -8,7 +9,8 @@ import { AppError } from '../../domain/errors.js';
 import { redactUrl } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Services } from '../../services/index.js';
-import { errorHandler, sendError } from './errors.js';
+import { clientErrorHandler, errorHandler, frameworkErrors, sendError } from './errors.js';
+import { trpcAuthDeadline } from '../trpc/auth-deadline.js';
 import { accountRoutes, publicAccountRoutes } from './accounts.routes.js';
 import { requireActor } from './auth.js';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
@@ -30,6 +32,19 @@ export interface HttpDeps {
   services: Services;
 }
 
+/** The API reference page: its own bundled script and styles, nothing from other origins. */
+const DOCS_CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'unsafe-inline'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -41,6 +56,19 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     // Our onResponse hook writes the one access line per request, with the URL redacted.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle',
+    // Slow clients: the whole request within HTTP_REQUEST_TIMEOUT_MS, headers within
+    // HTTP_HEADERS_TIMEOUT_MS, checked every second (Node's default check runs every 30 s).
+    requestTimeout: deps.config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: deps.config.HTTP_KEEPALIVE_TIMEOUT_MS,
+    connectionTimeout: deps.config.HTTP_KEEPALIVE_TIMEOUT_MS + 5_000,
+    http: {
+      headersTimeout: Math.min(deps.config.HTTP_HEADERS_TIMEOUT_MS, deps.config.HTTP_REQUEST_TIMEOUT_MS),
+      connectionsCheckingInterval: 1_000,
+    },
+    // Errors Fastify raises before routing (bad URL encoding, over-long parameters) and errors of
+    // the HTTP parser get the contract's error body too.
+    frameworkErrors,
+    clientErrorHandler,
     // Our own onRequest hook answers during shutdown, with the contract's error body.
     return503OnClosing: false,
     requestIdHeader: false,
@@ -52,6 +80,18 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
+  // Security headers on every reply; the API serves JSON only, so its CSP allows nothing. The
+  // reference page under /docs gets the policy its bundled script needs (see below).
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  });
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url.startsWith('/docs')) reply.header('content-security-policy', DOCS_CSP);
+    // Replies carry tokens and per-user data: never to be kept by a cache or proxy.
+    else if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  });
   // Bodies are JSON only: anything else (text/plain included) is 415.
   app.removeContentTypeParser(['text/plain']);
   app.setNotFoundHandler((req, reply) =>
@@ -107,6 +147,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       },
     },
   });
+  trpcAuthDeadline(app, '/trpc', deps.config.WS_AUTH_TIMEOUT_MS);
   await app.register(
     async (api) => {
       await api.register(publicAccountRoutes(services));

@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, errorBody, isAppError } from '../../domain/errors.js';
 
@@ -30,6 +31,13 @@ export function toAppError(err: unknown): AppError {
       return new AppError('VALIDATION_FAILED', 'request body is not valid JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('VALIDATION_FAILED', 'content-length does not match the body');
+    // Never echo the URL back: it is attacker-controlled text.
+    case 'FST_ERR_BAD_URL':
+      return new AppError('VALIDATION_FAILED', 'the URL is not validly percent-encoded');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AppError('VALIDATION_FAILED', 'a path parameter is too long');
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return new AppError('INTERNAL', 'internal error');
   }
   if (fe.statusCode === 400 && err instanceof SyntaxError) {
     return new AppError('VALIDATION_FAILED', 'request body is not valid JSON');
@@ -44,8 +52,62 @@ export function sendError(reply: FastifyReply, e: AppError): FastifyReply {
   return reply.status(e.status).send(errorBody(e));
 }
 
+/** A client that hung up mid-request: nothing to answer, and not a server error. */
+function clientWentAway(err: unknown, req: FastifyRequest): boolean {
+  const code = (err as { code?: unknown }).code;
+  // (Not req.raw.destroyed: a fully read request body is destroyed too.)
+  return (
+    req.raw.socket?.destroyed === true ||
+    code === 'ECONNRESET' ||
+    code === 'ECONNABORTED' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE'
+  );
+}
+
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (clientWentAway(err, req)) {
+    req.log.info({ code: (err as { code?: unknown }).code }, 'client closed the connection mid-request');
+    return reply.status(400).send(errorBody(new AppError('VALIDATION_FAILED', 'request aborted')));
+  }
   const e = toAppError(err);
   if (e.status >= 500) req.log.error({ err }, 'request failed');
   return sendError(reply, e);
+}
+
+/** Fastify's router errors (before any route runs), in the contract's body. */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  void sendError(reply, toAppError(err));
+}
+
+const rawReply = (status: number, reason: string, e: AppError) => {
+  const body = JSON.stringify(errorBody(e));
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
+};
+
+/**
+ * Errors of Node's HTTP parser (malformed requests, oversized headers, request timeouts) happen
+ * before Fastify sees a request: answered here, in the contract's body, then the socket is closed.
+ * Oversized headers map to the contract's 413; a request that did not arrive in time to a 400.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let reply: string;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    reply = rawReply(413, 'Payload Too Large', new AppError('PAYLOAD_TOO_LARGE', 'request headers are too large'));
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    reply = rawReply(400, 'Bad Request', new AppError('VALIDATION_FAILED', 'the request did not arrive in time'));
+  } else {
+    reply = rawReply(400, 'Bad Request', new AppError('VALIDATION_FAILED', 'malformed HTTP request'));
+  }
+  this.log.debug({ code: err.code }, 'client error');
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(reply);
+  // A peer that does not read its answer does not keep the socket.
+  setTimeout(() => socket.destroy(), 2_000).unref();
 }

@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
+import { WebSocket } from 'ws';
 import type { Actor } from '../../domain/actor.js';
 import { isAppError } from '../../domain/errors.js';
 import type { Services } from '../../services/index.js';
@@ -10,15 +11,22 @@ export interface TrpcContext {
   services: Services;
   token: string | undefined;
   ip: string;
+  /** The WebSocket, when the call came over one. */
+  socket?: WebSocket;
 }
+
+/** tRPC WebSockets on which a device authenticated; the others are closed at the auth deadline. */
+const authenticatedSockets = new WeakSet<WebSocket>();
+export const isAuthenticatedSocket = (s: WebSocket): boolean => authenticatedSockets.has(s);
 
 /** HTTP: `Authorization` header. WebSocket: the same header, or `connectionParams.token` (browsers). */
 export function contextFactory(services: Services) {
-  return ({ req, info }: CreateFastifyContextOptions): TrpcContext => {
+  return ({ req, res, info }: CreateFastifyContextOptions): TrpcContext => {
     const params = info.connectionParams as { token?: unknown } | null | undefined;
     const fromParams = typeof params?.token === 'string' ? params.token : undefined;
     const ip = 'ip' in req && typeof req.ip === 'string' ? req.ip : (req.socket?.remoteAddress ?? 'unknown');
-    return { services, token: bearerToken(req.headers.authorization) ?? fromParams, ip };
+    const socket = (res as unknown) instanceof WebSocket ? (res as unknown as WebSocket) : undefined;
+    return { services, token: bearerToken(req.headers.authorization) ?? fromParams, ip, socket };
   };
 }
 
@@ -43,6 +51,7 @@ export const publicProcedure = t.procedure.use(mapErrors);
 export const deviceProcedure = publicProcedure.use(async ({ ctx, next }) => {
   try {
     const actor: Actor = await ctx.services.accounts.authenticate(ctx.token);
+    if (ctx.socket) authenticatedSockets.add(ctx.socket);
     return next({ ctx: { ...ctx, actor } });
   } catch (e) {
     if (isAppError(e)) throw toTrpcError(e);

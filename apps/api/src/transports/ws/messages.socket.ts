@@ -17,6 +17,22 @@ const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping') }),
 ]);
 
+/** A frame's weight: acks and sends cost a point per started 50 ids or envelopes. */
+function framePoints(frame: z.infer<typeof ClientFrame>): number {
+  if (frame.type === 'ack') return Math.max(1, Math.ceil(frame.ids.length / 50));
+  if (frame.type === 'send') {
+    const messages = (frame as { messages?: unknown }).messages;
+    return Array.isArray(messages) ? Math.max(1, Math.ceil(messages.length / 50)) : 1;
+  }
+  return 1;
+}
+
+function refusal(why: 'busy' | 'rate'): AppError {
+  return why === 'busy'
+    ? new AppError('RATE_LIMITED', 'too many frames in flight on this socket; wait for replies', { retryAfter: 1 }, 1)
+    : new AppError('RATE_LIMITED', 'too many frames on this socket; slow down', { retryAfter: 1 }, 1);
+}
+
 /** Upgrade auth: `Authorization: Bearer` or, for browsers, `?token=`; failure is a 401 before upgrading. */
 export function authenticateUpgrade(services: Services) {
   return async (req: FastifyRequest) => {
@@ -73,6 +89,7 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
       };
       const streamReady = services.messaging.openStream(actor);
 
+      const budget = services.messaging.connectionBudget();
       socket.on('message', (data, isBinary) => {
         void (async () => {
           let frame: z.infer<typeof ClientFrame>;
@@ -89,28 +106,45 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
             send(errorFrame(e));
             return;
           }
-          if (frame.type === 'ping') return send({ type: 'pong' });
-          if (frame.type === 'ack') {
-            try {
-              await services.messaging.ack(actor, frame.ids);
-            } catch (e) {
-              send(errorFrame(e));
+          const rid = frame.type === 'send' ? frame.requestId : undefined;
+          // Every frame is admitted against the socket's budget before it may cause any work.
+          const admitted = await budget.admit(framePoints(frame));
+          if (admitted !== 'ok') {
+            if (budget.exhausted) {
+              if (socket.readyState === socket.OPEN) socket.close(1008, 'too many frames');
+              return;
             }
+            send(errorFrame(refusal(admitted), rid));
             return;
           }
-          const { type: _t, requestId: rid, ...body } = frame;
           try {
-            const reply = await services.messaging.send(actor, parseOrThrow(AnySendInput, body));
-            send({ type: 'send.result', requestId: rid, ...reply });
-          } catch (e) {
-            if (!isAppError(e)) req.log.error({ err: e }, 'ws send failed');
-            send(errorFrame(e, rid));
+            if (frame.type === 'ping') return send({ type: 'pong' });
+            if (frame.type === 'ack') {
+              try {
+                await services.messaging.ack(actor, frame.ids);
+              } catch (e) {
+                if (!isAppError(e)) req.log.error({ err: e }, 'ws ack failed');
+                send(errorFrame(e));
+              }
+              return;
+            }
+            const { type: _t, requestId: _r, ...body } = frame;
+            try {
+              const reply = await services.messaging.send(actor, parseOrThrow(AnySendInput, body));
+              send({ type: 'send.result', requestId: rid, ...reply });
+            } catch (e) {
+              if (!isAppError(e)) req.log.error({ err: e }, 'ws send failed');
+              send(errorFrame(e, rid));
+            }
+          } finally {
+            budget.done();
           }
         })();
       });
 
       socket.on('close', () => {
         stopHeartbeat();
+        void budget.release();
         metrics.wsConnections.dec({ endpoint: 'messages' });
         void streamReady.then(
           (s) => s.close(),

@@ -110,8 +110,26 @@ export class AccountsRepo {
   }
 
   /** Single use, enforced by the row update itself: only one caller can flip used_at. */
-  async markRefreshUsed(id: string): Promise<boolean> {
-    const r = await this.prisma.refreshToken.updateMany({
+  /**
+   * Locks the device row until the transaction ends. Every refresh of a device (the one that rotates
+   * and the ones that detect reuse) runs under this lock, so a reuse revocation always sees the token
+   * the winner minted: the whole family goes, whatever the interleaving.
+   */
+  async lockDevice(
+    tx: Tx,
+    userId: string,
+    deviceId: number,
+  ): Promise<{ tokenVersion: number; banned: boolean } | null> {
+    const rows = await tx.$queryRaw<Array<{ tokenVersion: number; banned: boolean }>>`
+      SELECT d.token_version AS "tokenVersion", u.banned
+      FROM devices d JOIN users u ON u.id = d.user_id
+      WHERE d.user_id = ${userId}::uuid AND d.device_id = ${deviceId}
+      FOR UPDATE OF d`;
+    return rows[0] ?? null;
+  }
+
+  async markRefreshUsed(id: string, tx: Tx = this.prisma): Promise<boolean> {
+    const r = await tx.refreshToken.updateMany({
       where: { id, usedAt: null, revokedAt: null },
       data: { usedAt: new Date() },
     });
@@ -127,13 +145,6 @@ export class AccountsRepo {
 
   bumpTokenVersion(userId: string, deviceId: number, tx: Tx = this.prisma) {
     return tx.device.updateMany({ where: { userId, deviceId }, data: { tokenVersion: { increment: 1 } } });
-  }
-
-  tokenVersion(userId: string, deviceId: number) {
-    return this.prisma.device.findUnique({
-      where: { userId_deviceId: { userId, deviceId } },
-      select: { tokenVersion: true, user: { select: { banned: true } } },
-    });
   }
 
   profile(userId: string) {
