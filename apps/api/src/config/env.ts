@@ -69,10 +69,12 @@ export const envSchema = z.object({
   RATE_LIMIT_BUNDLE_REQUESTER: limit('60/60'),
   RATE_LIMIT_BUNDLE_TARGET: limit('20/3600'),
   RATE_LIMIT_MESSAGES_USER: limit('200/2'),
-  // Per WebSocket: frames per window; an ack or send counts 1 point per started 50 ids/envelopes.
+  // Per WebSocket: frame points per window; a frame costs 1 point per started 4 KiB.
   RATE_LIMIT_WS_FRAMES: limit('300/1'),
-  // Per WebSocket: frames being processed at once; more are refused with an error frame.
-  WS_MAX_INFLIGHT_FRAMES: intFrom(32, 1, 10_000),
+  // Message streams (WebSocket, tRPC, gRPC) opened per device.
+  RATE_LIMIT_STREAM_OPEN_DEVICE: limit('20/60'),
+  // Per WebSocket: frame points being processed at once; more are refused with an error frame.
+  WS_MAX_INFLIGHT_POINTS: intFrom(32, 1, 10_000),
   // Unauthenticated WebSockets (tRPC's connectionParams) are closed after this long.
   WS_AUTH_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
   // HTTP: whole request (headers + body) must arrive within REQUEST_TIMEOUT_MS, headers within

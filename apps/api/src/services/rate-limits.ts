@@ -10,7 +10,7 @@ export class Limits {
 
   constructor(private readonly limiter: RateLimiter) {}
 
-  /** A fresh budget for one connection (see ConnectionBudget). */
+  /** A fresh budget for one connection (see ConnectionBudget); `maxInFlight` is in points. */
   connection(rule: LimitRule, maxInFlight: number): ConnectionBudget {
     return new ConnectionBudget(this.local, rule, maxInFlight);
   }
@@ -52,7 +52,8 @@ export function rateLimited(retryAfterS: number): AppError {
  */
 export class ConnectionBudget {
   private inFlight = 0;
-  private refusedInARow = 0;
+  private refusals = 0;
+  private refusalWindowEnds = 0;
   private readonly key = randomUUID();
 
   constructor(
@@ -61,35 +62,47 @@ export class ConnectionBudget {
     private readonly maxInFlight: number,
   ) {}
 
-  /** `ok`: call `done()` when the frame's work ends. Otherwise the frame must be refused. */
+  /**
+   * `ok`: call `done(points)` when the frame's work ends. Otherwise the frame must be refused.
+   * In-flight work is counted in points too, so one socket holds at most a few heavy frames (and
+   * never more database connections than the pool can spare) at a time.
+   */
   async admit(points = 1): Promise<'ok' | 'busy' | 'rate'> {
     // Synchronous first: the bound on queued work holds even while the limiter answers.
-    if (this.inFlight >= this.maxInFlight) return this.refuse('busy');
-    this.inFlight++;
+    if (this.inFlight > 0 && this.inFlight + points > this.maxInFlight) return this.refuse('busy', points);
+    this.inFlight += points;
     const s = await this.local.consume(this.rule, this.key, points);
     if (!s.allowed) {
-      this.inFlight--;
-      return this.refuse('rate');
+      this.inFlight -= points;
+      return this.refuse('rate', points);
     }
-    this.refusedInARow = 0;
     return 'ok';
   }
 
-  done(): void {
-    this.inFlight--;
+  done(points = 1): void {
+    this.inFlight -= points;
   }
 
-  /** True once the client has ignored a full window's worth of refusals. */
+  /**
+   * True once the client ignored refusals: more than a tenth of the window's points (at least 10)
+   * refused within one window (heavy frames count their weight). A well-behaved client backs off
+   * after the first ones.
+   */
   get exhausted(): boolean {
-    return this.refusedInARow > this.rule.points;
+    return this.refusals > Math.max(10, Math.ceil(this.rule.points / 10));
   }
 
   release(): Promise<void> {
     return this.local.reset(this.rule, this.key);
   }
 
-  private refuse(why: 'busy' | 'rate'): 'busy' | 'rate' {
-    this.refusedInARow++;
+  private refuse(why: 'busy' | 'rate', points: number): 'busy' | 'rate' {
+    const now = Date.now();
+    if (now >= this.refusalWindowEnds) {
+      this.refusals = 0;
+      this.refusalWindowEnds = now + this.rule.durationS * 1000;
+    }
+    this.refusals += points;
     return why;
   }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 
 /** Limits raised for tests that are not about limits (a test of a limit passes the default). */
@@ -17,6 +18,7 @@ export const relaxedLimits: Record<string, string> = {
   RATE_LIMIT_BUNDLE_TARGET: '100000/60',
   RATE_LIMIT_MESSAGES_USER: '100000/1',
   RATE_LIMIT_WS_FRAMES: '1000000/1',
+  RATE_LIMIT_STREAM_OPEN_DEVICE: '100000/60',
   // Cheap argon2 for speed; the benchmark and the default config use the real cost.
   ARGON2_MEMORY_KIB: '1024',
   ARGON2_ITERATIONS: '1',
@@ -48,4 +50,27 @@ export async function startServerWithDefaultLimits(env: Record<string, string> =
   const e = await testEnv(env);
   for (const k of Object.keys(e)) if (k.startsWith('RATE_LIMIT_') && !(k in env)) delete e[k];
   return startServer(loadConfig(e));
+}
+
+export interface LogLine {
+  level: number;
+  msg?: string;
+  [k: string]: unknown;
+}
+
+/** A server whose log lines (the app's own logger, redaction included) are kept for assertions. */
+export async function startTestServerWithLogs(
+  env: Record<string, string> = {},
+): Promise<{ server: RunningServer; logs: LogLine[]; text: () => string }> {
+  const raw: string[] = [];
+  const logs: LogLine[] = [];
+  const destination = {
+    write(chunk: string) {
+      raw.push(chunk);
+      for (const line of chunk.split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+    },
+  };
+  const config = loadConfig(await testEnv({ LOG_LEVEL: 'info', ...env }));
+  const server = await startServer(config, createLogger(config.LOG_LEVEL, destination));
+  return { server, logs, text: () => raw.join('') };
 }

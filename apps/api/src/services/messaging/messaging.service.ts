@@ -47,12 +47,14 @@ const bytes = (b64: string | null | undefined) => (b64 == null ? null : new Uint
 export class MessagingService {
   private readonly sendRule;
   private readonly frameRule;
+  private readonly connectRule;
   /** This node's live stream per device, so an ack from any transport trims its "already sent" set. */
   private readonly streams = new Map<string, Set<DeviceStream>>();
 
   constructor(private readonly d: MessagingDeps) {
     this.sendRule = { name: 'send-user', ...d.config.RATE_LIMIT_MESSAGES_USER };
     this.frameRule = { name: 'ws-frames', ...d.config.RATE_LIMIT_WS_FRAMES };
+    this.connectRule = { name: 'stream-open', ...d.config.RATE_LIMIT_STREAM_OPEN_DEVICE };
   }
 
   async send(actor: Actor, raw: AnySendInput): Promise<SendReply> {
@@ -165,10 +167,21 @@ export class MessagingService {
   /** The live stream of one device; every transport's stream (WS, tRPC, gRPC) is this object. */
   /** The frame budget of one live socket (rate and in-flight bound, from the config). */
   connectionBudget(): ConnectionBudget {
-    return this.d.limits.connection(this.frameRule, this.d.config.WS_MAX_INFLIGHT_FRAMES);
+    return this.d.limits.connection(this.frameRule, this.d.config.WS_MAX_INFLIGHT_POINTS);
   }
 
-  async openStream(actor: Actor): Promise<DeviceStream> {
+  /**
+   * Counts one stream opening of the device. Opening a stream reads the queue and touches the
+   * broker: a device reconnecting in a loop is limited like any other abusable path (a real client
+   * reconnects a few times a minute at most). The WebSocket adapter calls this during the upgrade,
+   * so a refused client gets a 429 before any socket exists.
+   */
+  admitStream(actor: Actor): Promise<void> {
+    return this.d.limits.consume(this.connectRule, `${actor.userId}:${actor.deviceId}`);
+  }
+
+  async openStream(actor: Actor, opts: { admitted?: boolean } = {}): Promise<DeviceStream> {
+    if (!opts.admitted) await this.admitStream(actor);
     const stream = new DeviceStream(actor, {
       repo: this.d.repo,
       broker: this.d.broker,

@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
-import { AppError } from '../../domain/errors.js';
+import { AppError, errorBody } from '../../domain/errors.js';
 import { redactUrl } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Services } from '../../services/index.js';
@@ -30,6 +30,25 @@ export interface HttpDeps {
   log: Logger;
   metrics: Metrics;
   services: Services;
+}
+
+/** The contract's error for a bare status some plugin set (used only when the body is empty). */
+function errorForStatus(status: number, req: { headers: Record<string, unknown> }): AppError {
+  if (status === 404 && req.headers.upgrade === undefined && req.headers.connection !== 'upgrade') {
+    return new AppError('NOT_FOUND', 'not found (WebSocket endpoints need an Upgrade request)');
+  }
+  const byStatus: Record<number, ConstructorParameters<typeof AppError>[0]> = {
+    400: 'VALIDATION_FAILED',
+    401: 'UNAUTHORIZED',
+    403: 'FORBIDDEN',
+    404: 'NOT_FOUND',
+    409: 'CONFLICT',
+    413: 'PAYLOAD_TOO_LARGE',
+    415: 'UNSUPPORTED_MEDIA_TYPE',
+    429: 'RATE_LIMITED',
+    503: 'UNAVAILABLE',
+  };
+  return new AppError(byStatus[status] ?? (status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED'), 'request failed');
 }
 
 /** The API reference page: its own bundled script and styles, nothing from other origins. */
@@ -87,10 +106,21 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginResourcePolicy: { policy: 'same-site' },
   });
-  app.addHook('onSend', async (req, reply) => {
+  app.addHook('onSend', async (req, reply, payload) => {
     if (req.url.startsWith('/docs')) reply.header('content-security-policy', DOCS_CSP);
     // Replies carry tokens and per-user data: never to be kept by a cache or proxy.
     else if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+    // Plugins answer some errors with an empty body (e.g. a plain GET to a WebSocket-only route):
+    // those get the contract's error body too.
+    if (
+      reply.statusCode >= 400 &&
+      req.method !== 'HEAD' &&
+      (payload === undefined || payload === null || payload === '')
+    ) {
+      reply.header('content-type', 'application/json; charset=utf-8');
+      return JSON.stringify(errorBody(errorForStatus(reply.statusCode, req)));
+    }
+    return payload;
   });
   // Bodies are JSON only: anything else (text/plain included) is 415.
   app.removeContentTypeParser(['text/plain']);

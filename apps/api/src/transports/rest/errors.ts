@@ -70,7 +70,10 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
     return reply.status(400).send(errorBody(new AppError('VALIDATION_FAILED', 'request aborted')));
   }
   const e = toAppError(err);
-  if (e.status >= 500) req.log.error({ err }, 'request failed');
+  // A service's own 503 (a dependency down) was already logged where it happened; only the
+  // unexpected gets an error line with its stack.
+  if (e.status >= 500 && !isAppError(err)) req.log.error({ err }, 'request failed');
+  else if (e.status >= 500) req.log.warn({ code: e.code, reason: e.message }, 'request failed');
   return sendError(reply, e);
 }
 

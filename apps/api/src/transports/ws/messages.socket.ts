@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Actor } from '../../domain/actor.js';
 import { AppError, isAppError } from '../../domain/errors.js';
@@ -17,14 +17,29 @@ const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping') }),
 ]);
 
-/** A frame's weight: acks and sends cost a point per started 50 ids or envelopes. */
-function framePoints(frame: z.infer<typeof ClientFrame>): number {
-  if (frame.type === 'ack') return Math.max(1, Math.ceil(frame.ids.length / 50));
-  if (frame.type === 'send') {
-    const messages = (frame as { messages?: unknown }).messages;
-    return Array.isArray(messages) ? Math.max(1, Math.ceil(messages.length / 50)) : 1;
+/**
+ * A frame's weight in the socket's budget: one point per started 4 KiB. Size is what a frame can
+ * make the server do (ids to acknowledge, envelopes to store) and is known before parsing.
+ */
+const POINT_BYTES = 4096;
+function frameWeight(data: RawData): number {
+  const bytes = Array.isArray(data)
+    ? data.reduce((n, b) => n + b.length, 0)
+    : data instanceof ArrayBuffer
+      ? data.byteLength
+      : data.length;
+  return Math.max(1, Math.ceil(bytes / POINT_BYTES));
+}
+
+/** The requestId of a refused `send`, so the client can match the refusal to its request. */
+function requestIdOf(data: RawData): string | undefined {
+  if (!data.toString().includes('"requestId"')) return undefined;
+  try {
+    const rid = (JSON.parse(data.toString()) as { requestId?: unknown }).requestId;
+    return typeof rid === 'string' && rid.length <= 64 ? rid : undefined;
+  } catch {
+    return undefined;
   }
-  return 1;
 }
 
 function refusal(why: 'busy' | 'rate'): AppError {
@@ -39,6 +54,15 @@ export function authenticateUpgrade(services: Services) {
     const query = req.query as { token?: unknown };
     const token = bearerToken(req.headers.authorization) ?? (typeof query.token === 'string' ? query.token : undefined);
     req.actor = await services.accounts.authenticate(token);
+  };
+}
+
+/** The message stream's upgrade: authenticated, and admitted by the per-device opening limit. */
+function admitStreamUpgrade(services: Services) {
+  const authenticate = authenticateUpgrade(services);
+  return async (req: FastifyRequest) => {
+    await authenticate(req);
+    await services.messaging.admitStream(req.actor);
   };
 }
 
@@ -80,44 +104,48 @@ async function drained(socket: WebSocket): Promise<void> {
 
 export function messagesSocket(services: Services, metrics: Metrics, pingIntervalS: number): FastifyPluginAsync {
   return async (app) => {
-    app.get('/messages/stream', { websocket: true, preValidation: authenticateUpgrade(services) }, (socket, req) => {
+    app.get('/messages/stream', { websocket: true, preValidation: admitStreamUpgrade(services) }, (socket, req) => {
       const actor: Actor = req.actor;
       metrics.wsConnections.inc({ endpoint: 'messages' });
       const stopHeartbeat = keepAlive(socket, pingIntervalS);
       const send = (frame: object) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
       };
-      const streamReady = services.messaging.openStream(actor);
+      const streamReady = services.messaging.openStream(actor, { admitted: true });
 
       const budget = services.messaging.connectionBudget();
+      let cutOff = false;
       socket.on('message', (data, isBinary) => {
         void (async () => {
-          let frame: z.infer<typeof ClientFrame>;
-          try {
-            if (isBinary) throw new AppError('VALIDATION_FAILED', 'frames are JSON text');
-            let json: unknown;
-            try {
-              json = JSON.parse(data.toString());
-            } catch {
-              throw new AppError('VALIDATION_FAILED', 'frame is not valid JSON');
-            }
-            frame = parseOrThrow(ClientFrame, json);
-          } catch (e) {
-            send(errorFrame(e));
-            return;
-          }
-          const rid = frame.type === 'send' ? frame.requestId : undefined;
-          // Every frame is admitted against the socket's budget before it may cause any work.
-          const admitted = await budget.admit(framePoints(frame));
+          // Admission comes first and costs no parsing: a refused frame is nearly free, so a flood
+          // cannot buy CPU with frames the server then throws away.
+          if (cutOff) return;
+          const points = frameWeight(data);
+          const admitted = await budget.admit(points);
           if (admitted !== 'ok') {
             if (budget.exhausted) {
+              cutOff = true;
               if (socket.readyState === socket.OPEN) socket.close(1008, 'too many frames');
               return;
             }
-            send(errorFrame(refusal(admitted), rid));
+            send(errorFrame(refusal(admitted), isBinary ? undefined : requestIdOf(data)));
             return;
           }
           try {
+            let frame: z.infer<typeof ClientFrame>;
+            try {
+              if (isBinary) throw new AppError('VALIDATION_FAILED', 'frames are JSON text');
+              let json: unknown;
+              try {
+                json = JSON.parse(data.toString());
+              } catch {
+                throw new AppError('VALIDATION_FAILED', 'frame is not valid JSON');
+              }
+              frame = parseOrThrow(ClientFrame, json);
+            } catch (e) {
+              send(errorFrame(e));
+              return;
+            }
             if (frame.type === 'ping') return send({ type: 'pong' });
             if (frame.type === 'ack') {
               try {
@@ -128,7 +156,7 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
               }
               return;
             }
-            const { type: _t, requestId: _r, ...body } = frame;
+            const { type: _t, requestId: rid, ...body } = frame;
             try {
               const reply = await services.messaging.send(actor, parseOrThrow(AnySendInput, body));
               send({ type: 'send.result', requestId: rid, ...reply });
@@ -137,7 +165,7 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
               send(errorFrame(e, rid));
             }
           } finally {
-            budget.done();
+            budget.done(points);
           }
         })();
       });
@@ -163,6 +191,12 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
           const end = stream.ended;
           if (end && socket.readyState === socket.OPEN) socket.close(end.closeCode, end.reason);
         } catch (e) {
+          if (isAppError(e) && socket.readyState === socket.OPEN) {
+            // e.g. RATE_LIMITED: the client learns why, then the socket closes as a policy matter.
+            send(errorFrame(e));
+            socket.close(1008, e.code === 'RATE_LIMITED' ? 'too many connections' : e.code);
+            return;
+          }
           req.log.error({ err: e }, 'message stream failed');
           if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error');
         }

@@ -1,0 +1,96 @@
+/**
+ * The REST fuzzer of test/hardening/fuzz.test.ts with a random (or given) seed and a larger count:
+ *   pnpm --filter @snaptalker/api fuzz [--count 20000] [--seed 123] [--concurrency 8]
+ * Runs its own server (embedded by default; FUZZ_DATABASE_URL / FUZZ_REDIS_URL for PostgreSQL +
+ * Redis), prints the seed, the status histogram and every contract break; exits 1 on any finding
+ * or any error-level log line.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/index.js';
+import { createLogger } from '../src/observability/logger.js';
+import { startServer } from '../src/server.js';
+import { fuzz } from '../test/hardening/fuzz-lib.js';
+import { client, createUser } from '../test/helpers/api.js';
+import { OtpWebhook } from '../test/helpers/otp-webhook.js';
+import { SignalDevice } from '../test/helpers/signal-client.js';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '20000' },
+    seed: { type: 'string' },
+    concurrency: { type: 'string', default: '8' },
+  },
+});
+const seed = values.seed ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
+const count = Number(values.count);
+
+const errors: string[] = [];
+const destination = {
+  write(chunk: string) {
+    for (const line of chunk.split('\n')) {
+      if (!line.trim()) continue;
+      const l = JSON.parse(line) as { level: number; msg?: string; err?: unknown };
+      if (l.level >= 50) errors.push(`${l.msg}: ${JSON.stringify(l.err).slice(0, 400)}`);
+    }
+  },
+};
+
+const dataDir = await mkdtemp(join(tmpdir(), 'st-fuzz-'));
+const otp = await new OtpWebhook().start();
+const huge = '100000000/1';
+const config = loadConfig({
+  DATABASE_URL: process.env.FUZZ_DATABASE_URL ?? '',
+  REDIS_URL: process.env.FUZZ_REDIS_URL ?? '',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  GRPC_PORT: '0',
+  LOG_LEVEL: 'warn',
+  DATA_DIR: dataDir,
+  JWT_SECRET: 'fuzz-secret-fuzz-secret-fuzz-secret-0123',
+  OTP_WEBHOOK_URL: otp.url,
+  MAX_DEVICES_PER_ACCOUNT: '100',
+  ARGON2_MEMORY_KIB: '1024',
+  ARGON2_ITERATIONS: '1',
+  ...Object.fromEntries(
+    [
+      'REGISTER_PHONE',
+      'REGISTER_IP',
+      'VERIFY_IP',
+      'LOGIN_ACCOUNT',
+      'LOGIN_IP',
+      'REFRESH_DEVICE',
+      'BUNDLE_REQUESTER',
+      'BUNDLE_TARGET',
+      'MESSAGES_USER',
+    ].map((k) => [`RATE_LIMIT_${k}`, huge]),
+  ),
+});
+const server = await startServer(config, createLogger('warn', destination));
+try {
+  const api = client(server.url);
+  const users = [await createUser(api, otp), await createUser(api, otp)];
+  const device = await SignalDevice.create({ userId: users[1]?.userId as string, deviceId: 1 });
+  await api.post('/keys/upload', await device.generateKeys({ preKeys: 50, kyberPreKeys: 10 }), {
+    token: users[1]?.accessToken,
+  });
+  console.log(`fuzz: seed ${seed}, ${count} requests, backends ${JSON.stringify(config.backends)}`);
+  const started = performance.now();
+  const result = await fuzz(
+    { baseUrl: server.url, tokens: users.map((u) => u.accessToken), knownIds: users.map((u) => u.userId) },
+    { seed, count, concurrency: Number(values.concurrency) },
+  );
+  const s = (performance.now() - started) / 1000;
+  console.log(`${result.requests} requests over ${result.operations} operations in ${s.toFixed(1)} s`);
+  console.log('statuses', result.statuses);
+  for (const f of result.findings.slice(0, 50)) console.log('FINDING', JSON.stringify(f));
+  for (const e of errors.slice(0, 50)) console.log('ERROR LOG', e);
+  console.log(`${result.findings.length} findings, ${errors.length} error log lines (seed ${seed})`);
+  process.exitCode = result.findings.length || errors.length ? 1 : 0;
+} finally {
+  await server.close();
+  await otp.stop();
+  await rm(dataDir, { recursive: true, force: true });
+}

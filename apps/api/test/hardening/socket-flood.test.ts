@@ -1,0 +1,99 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { createUser } from '../helpers/api.js';
+import { type ServerContext, useServer } from '../helpers/fixture.js';
+
+// Finding 3 of the outside probe: one WebSocket sending frames as fast as it can starved the
+// database for everyone. Now every frame is admitted against a per-socket budget (rate and
+// in-flight bound, at their defaults here): the flooder gets RATE_LIMITED error frames and then a
+// 1008 close, and another user's REST calls keep their latency.
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const p = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+interface FloodStats {
+  framesSent: number;
+  errorFrames: number;
+  internalErrors: number;
+  closes: number[];
+  refusedUpgrades: number;
+}
+
+/** Runs the flooder (flood-worker.mjs) in its own thread and resolves with its counts. */
+function flood(url: string, token: string, idsPerFrame: number, perTick: number, durationMs: number) {
+  const worker = new Worker(new URL('./flood-worker.mjs', import.meta.url), {
+    workerData: { url, token, idsPerFrame, perTick, durationMs },
+  });
+  return new Promise<FloodStats>((resolve, reject) => {
+    worker.once('message', (m: FloodStats) => {
+      resolve(m);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}
+
+describe('one flooding WebSocket does not degrade other users (finding 3)', () => {
+  let { server, otp, api } = {} as ServerContext;
+  useServer(
+    { RATE_LIMIT_WS_FRAMES: '300/1', WS_MAX_INFLIGHT_POINTS: '32', RATE_LIMIT_STREAM_OPEN_DEVICE: '20/60' },
+    (c) => ({ server, otp, api } = c),
+  );
+
+  for (const [idsPerFrame, perTick, label] of [
+    [1, 100, '10,000 frames/s of one id'],
+    [1000, 10, '1,000 frames/s of 1,000 ids'],
+  ] as const) {
+    it(`${label} for 3 s: another user's REST p99 < 100 ms, /ready stays 200, memory bounded`, async () => {
+      const attacker = await createUser(api, otp);
+      const victim = await createUser(api, otp);
+      // Warm-up: connections and prepared paths exist before measuring.
+      const quiet: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const t0 = performance.now();
+        await api.get('/keys/count', { token: victim.accessToken });
+        quiet.push(performance.now() - t0);
+      }
+      quiet.sort((a, b) => a - b);
+      const rssBefore = process.memoryUsage().rss;
+
+      const latencies: number[] = [];
+      const readyStatuses: number[] = [];
+      let floodDone = false;
+      const measure = (async () => {
+        while (!floodDone) {
+          const t0 = performance.now();
+          const r = await api.get('/keys/count', { token: victim.accessToken });
+          latencies.push(performance.now() - t0);
+          expect(r.status).toBe(200);
+          if (latencies.length % 20 === 0) readyStatuses.push((await fetch(`${server.url}/ready`)).status);
+          await sleep(5);
+        }
+      })();
+      const stats = await flood(server.url, attacker.accessToken, idsPerFrame, perTick, 3_000);
+      floodDone = true;
+      await measure;
+      let rssPeak = process.memoryUsage().rss;
+      await sleep(200);
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+
+      const sorted = [...latencies].sort((a, b) => a - b);
+      const p99 = p(sorted, 0.99);
+      console.log(
+        `${label}: sent ${stats.framesSent} frames, ${stats.errorFrames} error frames, closes ${stats.closes.length} ` +
+          `(refused upgrades ${stats.refusedUpgrades}) ` +
+          `(${[...new Set(stats.closes)].join(',')}); victim ${latencies.length} calls p50 ${p(sorted, 0.5).toFixed(1)} ms ` +
+          `p99 ${p99.toFixed(1)} ms max ${(sorted.at(-1) ?? 0).toFixed(1)} ms (without flood: p50 ${p(quiet, 0.5).toFixed(1)} ms); RSS +${((rssPeak - rssBefore) / 2 ** 20).toFixed(0)} MiB`,
+      );
+      expect(stats.framesSent).toBeGreaterThan(1_000);
+      expect(stats.internalErrors).toBe(0);
+      // The flooder was refused (error frames) and cut off (1008), not served.
+      expect(stats.errorFrames).toBeGreaterThan(0);
+      expect(stats.closes).toContain(1008);
+      expect(latencies.length).toBeGreaterThan(50);
+      expect(p99).toBeLessThan(100);
+      expect(new Set(readyStatuses)).toEqual(new Set([200]));
+      expect(rssPeak - rssBefore).toBeLessThan(200 * 2 ** 20);
+    });
+  }
+});
