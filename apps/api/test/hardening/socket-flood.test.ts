@@ -85,7 +85,7 @@ describe('one flooding WebSocket does not degrade other users (finding 3)', () =
           `(${[...new Set(stats.closes)].join(',')}); victim ${latencies.length} calls p50 ${p(sorted, 0.5).toFixed(1)} ms ` +
           `p99 ${p99.toFixed(1)} ms max ${(sorted.at(-1) ?? 0).toFixed(1)} ms (without flood: p50 ${p(quiet, 0.5).toFixed(1)} ms); RSS +${((rssPeak - rssBefore) / 2 ** 20).toFixed(0)} MiB`,
       );
-      expect(stats.framesSent).toBeGreaterThan(1_000);
+      expect(stats.framesSent).toBeGreaterThan(200);
       expect(stats.internalErrors).toBe(0);
       // The flooder was refused (error frames) and cut off (1008), not served.
       expect(stats.errorFrames).toBeGreaterThan(0);
