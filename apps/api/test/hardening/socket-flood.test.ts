@@ -6,7 +6,8 @@ import { type ServerContext, useServer } from '../helpers/fixture.js';
 // Finding 3 of the outside probe: one WebSocket sending frames as fast as it can starved the
 // database for everyone. Now every frame is admitted against a per-socket budget (rate and
 // in-flight bound, at their defaults here): the flooder gets RATE_LIMITED error frames and then a
-// 1008 close, and another user's REST calls keep their latency.
+// 1008 close, and another user's REST calls keep their latency. The file runs alone, after the
+// rest of the suite (the package's test script), so no other test shares the two cores meanwhile.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const p = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;

@@ -114,9 +114,10 @@ describe('WebhookSmsSender', () => {
     expect(r.bodies().every((b) => b.phone === msg.phone && b.code === msg.code)).toBe(true);
     const errors = cap.records().filter((l) => l.level === 50);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ phone: msg.phone, err: 'HTTP 503' });
-    // The code itself stays out of the error log.
+    expect(errors[0]).toMatchObject({ purpose: msg.purpose, err: 'HTTP 503' });
+    // Neither the code nor the phone number reaches the log.
     expect(cap.lines.join('')).not.toContain(msg.code);
+    expect(cap.lines.join('')).not.toContain(msg.phone.slice(1));
   });
 
   it('does not retry a 4xx', async () => {
