@@ -1,7 +1,11 @@
 import { STATUS_CODES } from 'node:http';
 import swagger, { type SwaggerTransform, type SwaggerTransformObject } from '@fastify/swagger';
-import scalar from '@scalar/fastify-api-reference';
-import type { FastifyPluginAsync } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { type ErrorCode, errorStatus } from '../../domain/errors.js';
@@ -188,8 +192,31 @@ const plugin: FastifyPluginAsync = async (app) => {
 
   app.get(OPENAPI_URL, { schema: { hide: true } }, async () => app.swagger());
 
+  // Scalar's plugin is ~5 MB of JavaScript (~40 MB resident once loaded), which most nodes never serve:
+  // it runs in an app of its own, built on the first /docs request, and its replies are relayed.
+  let docsApp: Promise<FastifyInstance> | undefined;
+  const relay = async (req: FastifyRequest, reply: FastifyReply) => {
+    docsApp ??= buildDocsApp();
+    const res = await (await docsApp).inject({ method: 'GET', url: req.url, headers: { accept: req.headers.accept } });
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined && !HOP_HEADERS.has(name)) reply.header(name, value);
+    }
+    return reply.status(res.statusCode).send(res.rawPayload);
+  };
+  app.get(DOCS_PREFIX, { schema: { hide: true } }, relay);
+  app.get(`${DOCS_PREFIX}/*`, { schema: { hide: true } }, relay);
+  app.addHook('onClose', async () => {
+    await (await docsApp)?.close();
+  });
+};
+
+const HOP_HEADERS = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'date']);
+
+async function buildDocsApp(): Promise<FastifyInstance> {
+  const { default: scalar } = await import('@scalar/fastify-api-reference');
+  const docs = Fastify({ logger: false });
   // The page loads Scalar's JS bundled in the package (served at /docs/js/scalar.js), not a CDN.
-  await app.register(scalar, {
+  await docs.register(scalar, {
     routePrefix: DOCS_PREFIX,
     configuration: {
       url: OPENAPI_URL,
@@ -199,7 +226,9 @@ const plugin: FastifyPluginAsync = async (app) => {
       agent: { disabled: true },
     },
   });
-};
+  await docs.ready();
+  return docs;
+}
 
 /** fastify-plugin: the swagger onRoute hook must see the routes of the whole app, not of one scope. */
 export const openapi = fp(plugin, { name: 'snaptalker-openapi' });
