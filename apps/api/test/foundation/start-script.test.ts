@@ -33,7 +33,7 @@ describe('pnpm start (the README command)', () => {
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => proc.once('exit', r));
     try {
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 120_000;
       while (!/SnapTalker API listening/.test(out)) {
         if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`server did not start:\n${out}`);
         await new Promise((r) => setTimeout(r, 200));
@@ -50,5 +50,5 @@ describe('pnpm start (the README command)', () => {
       proc.kill('SIGKILL');
       await rm(dataDir, { recursive: true, force: true });
     }
-  }, 90_000);
+  }, 180_000);
 });
