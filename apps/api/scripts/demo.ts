@@ -1,7 +1,10 @@
 // Two users, one encrypted conversation, with delivery and read receipts — through a running server
 // (SNAPTALKER_URL, default http://127.0.0.1:3000) or, if none answers, an embedded one started here.
 // Run from the repo root: `npx -y pnpm@10.34.9 demo`
+// Against a running server the demo must read the OTP codes that server sends: start the server with
+// OTP_WEBHOOK_URL=http://127.0.0.1:<port>/otp and the demo with DEMO_OTP_PORT=<port> (same port).
 import { randomInt } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,17 +13,31 @@ import { loadConfig } from '../src/config/index.js';
 import { startServer } from '../src/server.js';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 
-const otp = await new OtpWebhook().start();
+const otpPort = Number(process.env.DEMO_OTP_PORT ?? 0);
+if (!Number.isInteger(otpPort) || otpPort < 0 || otpPort > 65535) {
+  console.error(`DEMO_OTP_PORT must be a port number, not ${JSON.stringify(process.env.DEMO_OTP_PORT)}`);
+  process.exit(1);
+}
+const otp = await new OtpWebhook().start(otpPort);
 let url = process.env.SNAPTALKER_URL ?? 'http://127.0.0.1:3000';
 let embedded: Awaited<ReturnType<typeof startServer>> | undefined;
+/** The embedded server's temporary data directory: removed on every exit, Ctrl-C and failures included. */
+let dataDir: string | undefined;
+process.on('exit', () => {
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+process.once('SIGINT', () => process.exit(130));
 const running = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then(
   (r) => r.ok,
   () => false,
 );
 if (running) {
   console.log(`using the server at ${url} (its OTP_WEBHOOK_URL must be ${otp.url} for this demo to read codes)`);
+  if (!process.env.DEMO_OTP_PORT) {
+    console.log("  this port is random: to choose it, set DEMO_OTP_PORT and the server's OTP_WEBHOOK_URL to match");
+  }
 } else {
-  const dataDir = await mkdtemp(join(tmpdir(), 'snaptalker-demo-'));
+  dataDir = await mkdtemp(join(tmpdir(), 'snaptalker-demo-'));
   embedded = await startServer(
     loadConfig({
       HOST: '127.0.0.1',

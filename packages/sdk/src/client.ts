@@ -28,9 +28,15 @@ export interface ConnectOptions {
   /** Signal state of this device (sessions, keys); default memory. Use FileKeyValueStore to persist. */
   store?: KeyValueStore;
   WebSocket?: typeof globalThis.WebSocket;
+  /**
+   * Called with the new tokens after every automatic refresh. Refresh tokens are single use: a client
+   * that outlives its process (a CLI, a bot) must save them here, or its next start replays a used one.
+   */
+  onSession?: (session: Session) => void | Promise<void>;
 }
 
-interface Session {
+/** A signed-in device's tokens; `expiresIn` is the access token's remaining lifetime in seconds. */
+export interface Session {
   userId: string;
   deviceId: number;
   accessToken: string;
@@ -55,27 +61,42 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
   private refreshTimer: NodeJS.Timeout | undefined;
   private subscription: { unsubscribe(): void } | undefined;
   private closed = false;
+  /** Stream events still being decrypted or acknowledged (see `flush`). */
+  private readonly pending = new Set<Promise<void>>();
 
   private constructor(
-    opts: ConnectOptions,
-    private session: Session,
+    private readonly opts: ConnectOptions,
+    private tokens: Session,
     readonly device: SignalDevice,
   ) {
     super();
-    this.transport = nodeTransport(opts, () => this.session.accessToken);
+    this.transport = nodeTransport(opts, () => this.tokens.accessToken);
     this.scheduleRefresh();
   }
 
   get userId(): string {
-    return this.session.userId;
+    return this.tokens.userId;
   }
 
   get deviceId(): number {
-    return this.session.deviceId;
+    return this.tokens.deviceId;
   }
 
   get api() {
     return this.transport.trpc;
+  }
+
+  /** The current tokens (they rotate on every refresh). */
+  get session(): Session {
+    return { ...this.tokens };
+  }
+
+  /**
+   * A client for a device signed in earlier (tokens and Signal state saved by the caller): no
+   * sign-in, no key upload. `session.expiresIn` must be the access token's remaining lifetime.
+   */
+  static resume(opts: ConnectOptions & { session: Session; device: SignalDevice }): SnapTalkerClient {
+    return new SnapTalkerClient(opts, { ...opts.session }, opts.device);
   }
 
   /** Registers an account, verifies it with the code `otp` returns, and uploads this device's keys. */
@@ -142,13 +163,14 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
     // Refresh at 80% of the lifetime; the refresh token rotates every time.
     this.refreshTimer = setTimeout(() => {
       this.api.auth.refresh
-        .mutate({ refreshToken: this.session.refreshToken })
-        .then((r) => {
-          this.session = { ...this.session, ...r };
+        .mutate({ refreshToken: this.tokens.refreshToken })
+        .then(async (r) => {
+          this.tokens = { ...this.tokens, ...r };
           this.scheduleRefresh();
+          await this.opts.onSession?.(this.session);
         })
         .catch((e: unknown) => this.fail(e));
-    }, this.session.expiresIn * 800);
+    }, this.tokens.expiresIn * 800);
     this.refreshTimer.unref();
   }
 
@@ -194,7 +216,9 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
     if (this.subscription) return;
     this.subscription = this.api.messages.events.subscribe(undefined, {
       onData: (event) => {
-        void this.onEvent(event).catch((e: unknown) => this.fail(e));
+        const handled = this.onEvent(event).catch((e: unknown) => this.fail(e));
+        this.pending.add(handled);
+        void handled.finally(() => this.pending.delete(handled));
       },
       onError: (e) => this.fail(e),
     });
@@ -226,6 +250,11 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
     } else if (event.type === 'keys.low') {
       this.emit('keys.replenished', { preKeyCount: await this.uploadKeys(false) });
     }
+  }
+
+  /** Waits until every event received so far is handled (decrypted, emitted and acknowledged). */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   async markRead(messageId: string): Promise<void> {

@@ -9,7 +9,8 @@ export class OtpWebhook {
   status = 200;
   url = '';
 
-  async start(): Promise<this> {
+  /** Listens on 127.0.0.1:`port` (default: any free port). */
+  async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
@@ -21,7 +22,7 @@ export class OtpWebhook {
         res.writeHead(this.status).end();
       });
     });
-    await new Promise<void>((r) => this.server?.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.server?.listen(port, '127.0.0.1', r));
     const a = this.server.address();
     this.url = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/otp`;
     return this;

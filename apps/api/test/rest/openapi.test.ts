@@ -86,6 +86,11 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
       documented,
       `${method.toUpperCase()} ${path} answered ${res.status}: ${JSON.stringify(res.body)}`,
     ).toBeDefined();
+    if (res.status >= 400) {
+      // Only the codes this route can produce are documented for it: every live error must be one of them.
+      const code = (res.body as { error?: { code?: string } } | undefined)?.error?.code;
+      expect(documented['x-error-codes'], `${method.toUpperCase()} ${path} ${res.status}`).toContain(code);
+    }
     if (res.status === 204) {
       expect(documented.content).toBeUndefined();
       expect(res.body).toBeUndefined();

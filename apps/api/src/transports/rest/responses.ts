@@ -22,13 +22,14 @@ export const BEARER = [{ bearer: [] }];
 
 /**
  * The success schema(s) plus the shared {@link ErrorBody} for each error status the route can produce
- * (500 always). The error handler sends every error through these, so ErrorBody must match `errorBody()`.
+ * (500 always, and 503 always: every request gets it while the server shuts down). The error handler
+ * sends every error through these, so ErrorBody must match `errorBody()`.
  */
 export function withErrors<S extends Record<number, z.ZodType>, E extends ErrorStatus>(
   success: S,
   errors: readonly E[],
-): S & Record<E | 500, typeof ErrorBody> {
+): S & Record<E | 500 | 503, typeof ErrorBody> {
   const out: Record<number, z.ZodType> = { ...success };
-  for (const status of [...errors, 500]) out[status] = ErrorBody;
-  return out as S & Record<E | 500, typeof ErrorBody>;
+  for (const status of [...errors, 500, 503]) out[status] = ErrorBody;
+  return out as S & Record<E | 500 | 503, typeof ErrorBody>;
 }
