@@ -7,7 +7,7 @@ const apiDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 describe('pnpm demo (smoke)', () => {
   it('runs an encrypted conversation with receipts on the embedded server and exits 0', async () => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
+    const proc = spawn(process.execPath, ['--conditions=@snaptalker/source', '--import', 'tsx', 'scripts/demo.ts'], {
       cwd: apiDir,
       // An address nothing listens on: the demo must fall back to its embedded server.
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SNAPTALKER_URL: 'http://127.0.0.1:1' },

@@ -1,6 +1,6 @@
 import { createDatabase, type PrismaClient } from '@snaptalker/db';
 import type { Logger } from 'pino';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import type { EmbeddedPostgres } from './embedded-postgres.js';
 
 export interface Db {
   readonly backend: 'postgres' | 'pglite';
@@ -20,6 +20,8 @@ export async function openDb(opts: {
   let embedded: EmbeddedPostgres | undefined;
   let url = opts.url;
   if (!url) {
+    // Loaded only here: a production node (DATABASE_URL set) never loads PGlite's wasm Postgres.
+    const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
     embedded = await startEmbeddedPostgres(opts.dataDir);
     url = embedded.url;
   }
