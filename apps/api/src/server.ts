@@ -8,6 +8,7 @@ import { createMetrics } from './observability/metrics.js';
 import { buildServices, type Services } from './services/index.js';
 import { startGrpcServer } from './transports/grpc/server.js';
 import { buildHttpApp } from './transports/rest/app.js';
+import { readTls, reloadHttpsServer } from './transports/tls.js';
 
 export interface RunningServer {
   config: Config;
@@ -19,6 +20,8 @@ export interface RunningServer {
   url: string;
   /** Port of the gRPC listener (GRPC_PORT=0 picks a free one). */
   grpcPort: number;
+  /** Reads the TLS certificate files again and swaps them into both listeners (SIGHUP). */
+  reloadTls(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,7 +40,13 @@ export async function startServer(
   }
   const metrics = createMetrics();
   const services = await buildServices({ config, infra, log, metrics });
-  const http = await buildHttpApp({ config, log, metrics, services });
+  const http = await buildHttpApp({
+    config,
+    log,
+    metrics,
+    services,
+    tls: config.httpTls ? await readTls(config.httpTls) : null,
+  });
   await http.listen({ host: config.HOST, port: config.PORT });
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
@@ -64,8 +73,14 @@ export async function startServer(
     infra,
     services,
     http,
-    url: `http://${host}:${port}`,
+    url: `${config.httpTls ? 'https' : 'http'}://${host}:${port}`,
     grpcPort: grpc.port,
+    async reloadTls() {
+      // Both files are read before either listener changes, so a bad file leaves both as they were.
+      const httpTls = config.httpTls ? await readTls(config.httpTls) : null;
+      await grpc.reloadTls();
+      if (httpTls) reloadHttpsServer(http.server, httpTls);
+    },
     close() {
       // Stop accepting, close sockets (1001), let in-flight requests finish, then release pools.
       closing ??= (async () => {

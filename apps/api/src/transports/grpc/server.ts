@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import {
   file_snaptalker_v1_keys,
@@ -12,6 +11,7 @@ import type { Services } from '../../services/index.js';
 import { serveHealth } from './health.js';
 import { keyExchangeService } from './key-exchange.service.js';
 import { LiveStreams, messageService } from './message.service.js';
+import { readTls, Tls13ServerCredentials } from '../tls.js';
 import { serveReflection } from './reflection.js';
 import { implement, serviceDefinition } from './service-adapter.js';
 
@@ -26,13 +26,9 @@ export interface GrpcDeps {
 
 export interface RunningGrpcServer {
   port: number;
+  /** Reads the certificate files again (SIGHUP); no-op without TLS. */
+  reloadTls(): Promise<void>;
   close(): Promise<void>;
-}
-
-async function credentials(config: Config): Promise<ServerCredentials> {
-  if (!config.GRPC_TLS_CERT_FILE || !config.GRPC_TLS_KEY_FILE) return ServerCredentials.createInsecure();
-  const [cert, key] = await Promise.all([readFile(config.GRPC_TLS_CERT_FILE), readFile(config.GRPC_TLS_KEY_FILE)]);
-  return ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false);
 }
 
 export async function startGrpcServer({ config, log, services }: GrpcDeps): Promise<RunningGrpcServer> {
@@ -58,8 +54,10 @@ export async function startGrpcServer({ config, log, services }: GrpcDeps): Prom
 
   const host = config.HOST === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0';
   let port: number;
+  let tlsCreds: Tls13ServerCredentials | null = null;
   try {
-    const creds = await credentials(config);
+    if (config.grpcTls) tlsCreds = new Tls13ServerCredentials(await readTls(config.grpcTls));
+    const creds = tlsCreds ?? ServerCredentials.createInsecure();
     port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${host}:${config.GRPC_PORT}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
     );
@@ -68,11 +66,14 @@ export async function startGrpcServer({ config, log, services }: GrpcDeps): Prom
     server.forceShutdown();
     throw e;
   }
-  grpcLog.info({ port, tls: Boolean(config.GRPC_TLS_CERT_FILE) }, 'grpc listening');
+  grpcLog.info({ port, tls: Boolean(tlsCreds) }, 'grpc listening');
 
   let closing: Promise<void> | undefined;
   return {
     port,
+    async reloadTls() {
+      if (tlsCreds && config.grpcTls) tlsCreds.reload(await readTls(config.grpcTls));
+    },
     close() {
       // Live streams never finish on their own: end them (UNAVAILABLE) so in-flight unary calls get
       // their graceful window; whatever is still open after SHUTDOWN_TIMEOUT_MS is cut.
