@@ -4,7 +4,9 @@ import { migrate } from '@snaptalker/db';
 import type { Config } from './config/index.js';
 import { buildInfra, type Infra } from './infra/index.js';
 import { createLogger } from './observability/logger.js';
+import { KeysRepo } from './infra/db/repos/keys.repo.js';
 import { createMetrics } from './observability/metrics.js';
+import { registerStateGauges } from './observability/state-gauges.js';
 import { buildServices, type Services } from './services/index.js';
 import { startGrpcServer } from './transports/grpc/server.js';
 import { buildHttpApp } from './transports/rest/app.js';
@@ -40,6 +42,11 @@ export async function startServer(
   }
   const metrics = createMetrics();
   const services = await buildServices({ config, infra, log, metrics });
+  const keysRepo = new KeysRepo(infra.db.prisma);
+  registerStateGauges(metrics, {
+    readiness: () => services.ops.readiness(),
+    lowPrekeyDevices: () => keysRepo.countLowStockDevices(config.PREKEY_LOW_WATERMARK),
+  });
   const http = await buildHttpApp({
     config,
     log,
@@ -51,7 +58,7 @@ export async function startServer(
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const grpc = await startGrpcServer({ config, log, services }).catch(async (e: unknown) => {
+  const grpc = await startGrpcServer({ config, log, metrics, services }).catch(async (e: unknown) => {
     await http.close();
     await infra.close();
     throw e;

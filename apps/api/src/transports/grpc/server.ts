@@ -7,6 +7,7 @@ import {
 } from '@snaptalker/proto';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
+import type { Metrics } from '../../observability/metrics.js';
 import type { Services } from '../../services/index.js';
 import { serveHealth } from './health.js';
 import { keyExchangeService } from './key-exchange.service.js';
@@ -21,6 +22,8 @@ export const GRPC_MAX_MESSAGE_BYTES = 2 * 1024 * 1024 + 16 * 1024;
 export interface GrpcDeps {
   config: Config;
   log: Logger;
+  /** Optional so tests can start the gRPC server alone; the server wires it. */
+  metrics?: Metrics;
   services: Services;
 }
 
@@ -31,7 +34,7 @@ export interface RunningGrpcServer {
   close(): Promise<void>;
 }
 
-export async function startGrpcServer({ config, log, services }: GrpcDeps): Promise<RunningGrpcServer> {
+export async function startGrpcServer({ config, log, metrics, services }: GrpcDeps): Promise<RunningGrpcServer> {
   const grpcLog = log.child({ transport: 'grpc' });
   const server = new Server({
     'grpc.max_receive_message_length': GRPC_MAX_MESSAGE_BYTES,
@@ -43,11 +46,11 @@ export async function startGrpcServer({ config, log, services }: GrpcDeps): Prom
   const live = new LiveStreams();
   server.addService(
     serviceDefinition(MessageService),
-    implement(MessageService, messageService(services, live), grpcLog),
+    implement(MessageService, messageService(services, live), grpcLog, metrics),
   );
   server.addService(
     serviceDefinition(KeyExchangeService),
-    implement(KeyExchangeService, keyExchangeService(services), grpcLog),
+    implement(KeyExchangeService, keyExchangeService(services), grpcLog, metrics),
   );
   const health = await serveHealth(server, services, [MessageService.typeName, KeyExchangeService.typeName], grpcLog);
   serveReflection(server, [file_snaptalker_v1_messages, file_snaptalker_v1_keys]);
