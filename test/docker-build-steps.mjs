@@ -123,7 +123,8 @@ async function runDockerfile(dockerfile, work) {
   }
   const final = [...stages.values()].at(-1);
   const app = join(final.root, final.workdir);
-  const devOnly = ['vitest', 'typescript', 'tsx', '@biomejs/biome'].filter((p) =>
+  // (typescript may be there: it is an optional peer of @prisma/client, which pnpm installs with it.)
+  const devOnly = ['vitest', 'tsx', 'turbo', '@biomejs/biome', 's3rver', 'fast-check'].filter((p) =>
     existsSync(join(app, 'node_modules/.pnpm', 'node_modules', p)),
   );
   if (devOnly.length) throw new Error(`development dependencies in the runtime stage: ${devOnly.join(', ')}`);
