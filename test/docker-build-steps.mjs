@@ -123,10 +123,15 @@ async function runDockerfile(dockerfile, work) {
   }
   const final = [...stages.values()].at(-1);
   const app = join(final.root, final.workdir);
-  // (typescript may be there: it is an optional peer of @prisma/client, which pnpm installs with it.)
-  const devOnly = ['vitest', 'tsx', 'turbo', '@biomejs/biome', 's3rver', 'fast-check'].filter((p) =>
-    existsSync(join(app, 'node_modules/.pnpm', 'node_modules', p)),
-  );
+  // Production dependencies only: no package's devDependencies are linked into its node_modules.
+  const devOnly = [];
+  for (const pkg of ['.', ...['apps', 'packages'].flatMap((d) => readdirSync(join(app, d)).map((p) => `${d}/${p}`))]) {
+    const manifest = join(app, pkg, 'package.json');
+    if (!existsSync(manifest)) continue;
+    for (const dep of Object.keys(JSON.parse(readFileSync(manifest, 'utf8')).devDependencies ?? {})) {
+      if (existsSync(join(app, pkg, 'node_modules', dep))) devOnly.push(`${pkg}: ${dep}`);
+    }
+  }
   if (devOnly.length) throw new Error(`development dependencies in the runtime stage: ${devOnly.join(', ')}`);
 
   const port = String(await freePort());
