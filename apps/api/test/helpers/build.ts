@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,25 +21,48 @@ function newest(dir: string): number {
   return t;
 }
 
+function fresh(dir: string, entry: string): boolean {
+  const generated = join(dir, 'generated');
+  const sources = Math.max(newest(join(dir, 'src')), existsSync(generated) ? newest(generated) : 0);
+  return existsSync(join(dir, entry)) && statSync(join(dir, entry)).mtimeMs > sources;
+}
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** A directory as a lock across Vitest workers; one older than 5 minutes is a crashed run's. */
+function withLock(path: string, fn: () => void): void {
+  for (;;) {
+    try {
+      mkdirSync(path);
+      break;
+    } catch {
+      if (existsSync(path) && Date.now() - statSync(path).mtimeMs > 300_000)
+        rmSync(path, { recursive: true, force: true });
+      sleep(200);
+    }
+  }
+  try {
+    fn();
+  } finally {
+    rmSync(path, { recursive: true, force: true });
+  }
+}
+
 /**
  * Compiles the packages and the API to dist/ with tsc (as `pnpm build` does), unless dist/ is newer
- * than every source. Test files that need the compiled server call this; `flock` keeps parallel
- * Vitest workers from compiling the same package at once.
+ * than every source. Test files that need the compiled server call this; a lock keeps parallel
+ * Vitest workers from compiling at once, and the second finds the first's output fresh.
  */
 export function ensureBuilt(): void {
-  for (const [pkg, entry] of builds) {
-    const dir = join(root, pkg);
-    const sources = Math.max(
-      newest(join(dir, 'src')),
-      ...(existsSync(join(dir, 'generated')) ? [newest(join(dir, 'generated'))] : []),
-    );
-    if (existsSync(join(dir, entry)) && statSync(join(dir, entry)).mtimeMs > sources) continue;
-    const tsc = join(root, 'node_modules/typescript/bin/tsc');
-    execFileSync('flock', [join(dir, '.build.lock'), process.execPath, tsc, '-p', 'tsconfig.build.json'], {
-      cwd: dir,
-      stdio: 'pipe',
-    });
-  }
+  if (builds.every(([pkg, entry]) => fresh(join(root, pkg), entry))) return;
+  withLock(join(root, 'apps/api/.build.lock'), () => {
+    for (const [pkg, entry] of builds) {
+      const dir = join(root, pkg);
+      if (fresh(dir, entry)) continue;
+      const tsc = join(root, 'node_modules/typescript/bin/tsc');
+      execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: dir, stdio: 'pipe' });
+    }
+  });
 }
 
 export const apiDist = join(root, 'apps/api/dist');
