@@ -20,6 +20,15 @@ const server = await startServer(config, log).catch((e: unknown) => {
 });
 log.info({ url: server.url, backends: config.backends }, 'SnapTalker API listening');
 
+// Certificate renewal without a restart: new handshakes get the files' current certificate.
+process.on('SIGHUP', () => {
+  server.reloadTls().then(
+    () => log.info('TLS certificates reloaded'),
+    (e: unknown) =>
+      log.error({ err: e instanceof Error ? e.message : String(e) }, 'TLS reload failed; keeping the old certificates'),
+  );
+});
+
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {

@@ -4,10 +4,13 @@ import { migrate } from '@snaptalker/db';
 import type { Config } from './config/index.js';
 import { buildInfra, type Infra } from './infra/index.js';
 import { createLogger } from './observability/logger.js';
+import { KeysRepo } from './infra/db/repos/keys.repo.js';
 import { createMetrics } from './observability/metrics.js';
+import { registerStateGauges } from './observability/state-gauges.js';
 import { buildServices, type Services } from './services/index.js';
 import { startGrpcServer } from './transports/grpc/server.js';
 import { buildHttpApp } from './transports/rest/app.js';
+import { readTls, reloadHttpsServer } from './transports/tls.js';
 
 export interface RunningServer {
   config: Config;
@@ -19,6 +22,8 @@ export interface RunningServer {
   url: string;
   /** Port of the gRPC listener (GRPC_PORT=0 picks a free one). */
   grpcPort: number;
+  /** Reads the TLS certificate files again and swaps them into both listeners (SIGHUP). */
+  reloadTls(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,12 +42,23 @@ export async function startServer(
   }
   const metrics = createMetrics();
   const services = await buildServices({ config, infra, log, metrics });
-  const http = await buildHttpApp({ config, log, metrics, services });
+  const keysRepo = new KeysRepo(infra.db.prisma);
+  registerStateGauges(metrics, {
+    readiness: () => services.ops.readiness(),
+    lowPrekeyDevices: () => keysRepo.countLowStockDevices(config.PREKEY_LOW_WATERMARK),
+  });
+  const http = await buildHttpApp({
+    config,
+    log,
+    metrics,
+    services,
+    tls: config.httpTls ? await readTls(config.httpTls) : null,
+  });
   await http.listen({ host: config.HOST, port: config.PORT });
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  const grpc = await startGrpcServer({ config, log, services }).catch(async (e: unknown) => {
+  const grpc = await startGrpcServer({ config, log, metrics, services }).catch(async (e: unknown) => {
     await http.close();
     await infra.close();
     throw e;
@@ -64,8 +80,14 @@ export async function startServer(
     infra,
     services,
     http,
-    url: `http://${host}:${port}`,
+    url: `${config.httpTls ? 'https' : 'http'}://${host}:${port}`,
     grpcPort: grpc.port,
+    async reloadTls() {
+      // Both files are read before either listener changes, so a bad file leaves both as they were.
+      const httpTls = config.httpTls ? await readTls(config.httpTls) : null;
+      await grpc.reloadTls();
+      if (httpTls) reloadHttpsServer(http.server, httpTls);
+    },
     close() {
       // Stop accepting, close sockets (1001), let in-flight requests finish, then release pools.
       closing ??= (async () => {

@@ -25,7 +25,11 @@ export const envSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PORT: intFrom(3000, 0, 65535),
   GRPC_PORT: intFrom(50051, 0, 65535),
-  // PEM files; both set = gRPC over TLS, neither = plaintext (e.g. behind a TLS-terminating proxy).
+  // PEM files; both set = HTTPS/WSS with TLS 1.3 only, neither = plain HTTP (e.g. behind a
+  // TLS-terminating proxy). gRPC uses them too unless GRPC_TLS_* are set.
+  TLS_CERT_FILE: optionalString,
+  TLS_KEY_FILE: optionalString,
+  // PEM files; both set = gRPC over TLS 1.3, neither = TLS_* or else plaintext.
   GRPC_TLS_CERT_FILE: optionalString,
   GRPC_TLS_KEY_FILE: optionalString,
   // Behind a load balancer, take the client IP from X-Forwarded-For (rate limits key on it).

@@ -5,6 +5,10 @@ export type RateLimitRule = { points: number; durationS: number };
 
 export type Config = Env & {
   dataDir: string;
+  /** HTTPS/WSS certificate files (TLS_*), or null for plain HTTP. */
+  httpTls: { certFile: string; keyFile: string } | null;
+  /** gRPC certificate files (GRPC_TLS_*, else TLS_*), or null for plaintext. */
+  grpcTls: { certFile: string; keyFile: string } | null;
   /** Which implementation each infrastructure interface gets, decided once here. */
   backends: {
     database: 'postgres' | 'pglite';
@@ -35,8 +39,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration: GRPC_TLS_CERT_FILE: GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE go together (both or neither)',
     );
   }
+  if (Boolean(e.TLS_CERT_FILE) !== Boolean(e.TLS_KEY_FILE)) {
+    throw new ConfigError(
+      'invalid configuration: TLS_CERT_FILE: TLS_CERT_FILE and TLS_KEY_FILE go together (both or neither)',
+    );
+  }
+  const httpTls = e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : null;
   return {
     ...e,
+    httpTls,
+    grpcTls:
+      e.GRPC_TLS_CERT_FILE && e.GRPC_TLS_KEY_FILE
+        ? { certFile: e.GRPC_TLS_CERT_FILE, keyFile: e.GRPC_TLS_KEY_FILE }
+        : httpTls,
     // Relative to where the user ran the command (pnpm runs scripts inside apps/api, INIT_CWD is the caller's directory).
     dataDir: resolve(env.INIT_CWD ?? process.cwd(), e.DATA_DIR),
     backends: {

@@ -25,6 +25,20 @@ export function createMetrics() {
       help: 'Envelopes acknowledged by their recipient device',
       registers: [registry],
     }),
+    // Names and labels after go-grpc-prometheus, so stock gRPC dashboards and rules apply.
+    grpcHandled: new Counter({
+      name: 'grpc_server_handled_total',
+      help: 'gRPC calls completed, by service, method, type and status code',
+      labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'] as const,
+      registers: [registry],
+    }),
+    grpcDuration: new Histogram({
+      name: 'grpc_server_handling_seconds',
+      help: 'gRPC call duration until the final status (streams: their whole life)',
+      labelNames: ['grpc_service', 'grpc_method', 'grpc_type'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30, 300],
+      registers: [registry],
+    }),
     deliveryLatency: new Histogram({
       name: 'message_delivery_latency_seconds',
       help: 'Time from send accepted to recipient acknowledgement',

@@ -4,6 +4,11 @@ import { fileURLToPath } from 'node:url';
 
 const apiDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** Sources through tsx, resolving workspace packages to their sources too (the dev condition). */
+const SOURCE_ARGS = ['--conditions=@snaptalker/source', '--import', 'tsx', 'src/main.ts'];
+/** The production build, run the way `pnpm start` runs it: plain node, packages from their dist/. */
+export const COMPILED_ARGS = ['dist/main.js'];
+
 export interface ServerProcess {
   proc: ChildProcess;
   url: string;
@@ -13,11 +18,15 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `src/main.ts` as its own process (the way `pnpm start` does), with exactly `env` plus PATH,
- * and resolves once it logs its URL.
+ * Starts `src/main.ts` as its own process (or, with `args: COMPILED_ARGS`, the compiled `dist/main.js`
+ * as `pnpm start` does), with exactly `env` plus PATH, and resolves once it logs its URL.
  */
-export function spawnServer(env: Record<string, string>, timeoutMs = 45_000): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export function spawnServer(
+  env: Record<string, string>,
+  timeoutMs = 45_000,
+  args: string[] = SOURCE_ARGS,
+): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, args, {
     cwd: apiDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -33,7 +42,7 @@ export function spawnServer(env: Record<string, string>, timeoutMs = 45_000): Pr
     }, timeoutMs);
     const onData = (d: Buffer) => {
       out += d.toString();
-      const m = /"url":"(http:\/\/[^"]+)".*SnapTalker API listening/.exec(out);
+      const m = /"url":"(https?:\/\/[^"]+)".*SnapTalker API listening/.exec(out);
       if (m?.[1]) {
         clearTimeout(timer);
         resolveStart({ proc, url: m[1], output: () => out, exited, kill: (s = 'SIGTERM') => proc.kill(s) });
@@ -49,8 +58,11 @@ export function spawnServer(env: Record<string, string>, timeoutMs = 45_000): Pr
 }
 
 /** Runs main.ts to completion (for start-up failures); resolves with exit code and output. */
-export function runServerToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export function runServerToExit(
+  env: Record<string, string>,
+  args: string[] = SOURCE_ARGS,
+): Promise<{ code: number | null; output: string }> {
+  const proc = spawn(process.execPath, args, {
     cwd: apiDir,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -150,7 +150,7 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
       expect(found, op).not.toBeNull();
       expect(found?.params, op).toEqual(Object.fromEntries(names.map((n) => [n, `__${n}__`])));
     }
-    // The list the contract names (API.md), so a parsing slip above cannot pass by finding nothing.
+    // The list the contract names (docs/api.md), so a parsing slip above cannot pass by finding nothing.
     expect(documented).toEqual(
       [
         'POST /api/v1/auth/register',

@@ -9,7 +9,7 @@ import { startTestServer } from '../helpers/server.js';
 const apiDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 async function runDemo(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
+  const proc = spawn(process.execPath, ['--conditions=@snaptalker/source', '--import', 'tsx', 'scripts/demo.ts'], {
     cwd: apiDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
   });

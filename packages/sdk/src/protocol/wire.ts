@@ -1,4 +1,4 @@
-/** JSON shapes of the key directory on the wire (API.md "Key directory"). */
+/** JSON shapes of the key directory on the wire (docs/api.md "Key directory"). */
 export interface PreKeyJson {
   keyId: number;
   publicKey: string;

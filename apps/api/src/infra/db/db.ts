@@ -20,7 +20,8 @@ export async function openDb(opts: {
   let embedded: EmbeddedPostgres | undefined;
   let url = opts.url;
   if (!url) {
-    // Loaded only in embedded mode: PGlite's module alone is ~40 MB resident.
+    // Loaded only in embedded mode: a production node (DATABASE_URL set) never loads PGlite's wasm
+    // Postgres (its module alone is ~40 MB resident).
     const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
     embedded = await startEmbeddedPostgres(opts.dataDir);
     url = embedded.url;

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import {
   file_snaptalker_v1_keys,
@@ -8,10 +7,12 @@ import {
 } from '@snaptalker/proto';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
+import type { Metrics } from '../../observability/metrics.js';
 import type { Services } from '../../services/index.js';
 import { serveHealth } from './health.js';
 import { keyExchangeService } from './key-exchange.service.js';
 import { LiveStreams, messageService } from './message.service.js';
+import { readTls, Tls13ServerCredentials } from '../tls.js';
 import { serveReflection } from './reflection.js';
 import { implement, serviceDefinition } from './service-adapter.js';
 
@@ -21,21 +22,19 @@ export const GRPC_MAX_MESSAGE_BYTES = 2 * 1024 * 1024 + 16 * 1024;
 export interface GrpcDeps {
   config: Config;
   log: Logger;
+  /** Optional so tests can start the gRPC server alone; the server wires it. */
+  metrics?: Metrics;
   services: Services;
 }
 
 export interface RunningGrpcServer {
   port: number;
+  /** Reads the certificate files again (SIGHUP); no-op without TLS. */
+  reloadTls(): Promise<void>;
   close(): Promise<void>;
 }
 
-async function credentials(config: Config): Promise<ServerCredentials> {
-  if (!config.GRPC_TLS_CERT_FILE || !config.GRPC_TLS_KEY_FILE) return ServerCredentials.createInsecure();
-  const [cert, key] = await Promise.all([readFile(config.GRPC_TLS_CERT_FILE), readFile(config.GRPC_TLS_KEY_FILE)]);
-  return ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false);
-}
-
-export async function startGrpcServer({ config, log, services }: GrpcDeps): Promise<RunningGrpcServer> {
+export async function startGrpcServer({ config, log, metrics, services }: GrpcDeps): Promise<RunningGrpcServer> {
   const grpcLog = log.child({ transport: 'grpc' });
   const server = new Server({
     'grpc.max_receive_message_length': GRPC_MAX_MESSAGE_BYTES,
@@ -47,19 +46,21 @@ export async function startGrpcServer({ config, log, services }: GrpcDeps): Prom
   const live = new LiveStreams();
   server.addService(
     serviceDefinition(MessageService),
-    implement(MessageService, messageService(services, live), grpcLog),
+    implement(MessageService, messageService(services, live), grpcLog, metrics),
   );
   server.addService(
     serviceDefinition(KeyExchangeService),
-    implement(KeyExchangeService, keyExchangeService(services), grpcLog),
+    implement(KeyExchangeService, keyExchangeService(services), grpcLog, metrics),
   );
   const health = await serveHealth(server, services, [MessageService.typeName, KeyExchangeService.typeName], grpcLog);
   serveReflection(server, [file_snaptalker_v1_messages, file_snaptalker_v1_keys]);
 
   const host = config.HOST === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0';
   let port: number;
+  let tlsCreds: Tls13ServerCredentials | null = null;
   try {
-    const creds = await credentials(config);
+    if (config.grpcTls) tlsCreds = new Tls13ServerCredentials(await readTls(config.grpcTls));
+    const creds = tlsCreds ?? ServerCredentials.createInsecure();
     port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${host}:${config.GRPC_PORT}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
     );
@@ -68,11 +69,14 @@ export async function startGrpcServer({ config, log, services }: GrpcDeps): Prom
     server.forceShutdown();
     throw e;
   }
-  grpcLog.info({ port, tls: Boolean(config.GRPC_TLS_CERT_FILE) }, 'grpc listening');
+  grpcLog.info({ port, tls: Boolean(tlsCreds) }, 'grpc listening');
 
   let closing: Promise<void> | undefined;
   return {
     port,
+    async reloadTls() {
+      if (tlsCreds && config.grpcTls) tlsCreds.reload(await readTls(config.grpcTls));
+    },
     close() {
       // Live streams never finish on their own: end them (UNAVAILABLE) so in-flight unary calls get
       // their graceful window; whatever is still open after SHUTDOWN_TIMEOUT_MS is cut.

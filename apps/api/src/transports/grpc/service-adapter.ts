@@ -8,16 +8,18 @@ import {
   toBinary,
 } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
-import type {
-  MethodDefinition,
-  sendUnaryData,
-  ServerUnaryCall,
-  ServerWritableStream,
-  ServiceDefinition,
-  UntypedServiceImplementation,
+import {
+  type MethodDefinition,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  status as grpcStatus,
+  type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { AppError } from '../../domain/errors.js';
+import type { Metrics } from '../../observability/metrics.js';
 import { toStatus } from './errors.js';
 
 /**
@@ -85,33 +87,57 @@ export function implement<S extends DescService>(
   service: S,
   handlers: Handlers<S>,
   log: Logger,
+  metrics?: Pick<Metrics, 'grpcHandled' | 'grpcDuration'>,
 ): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const m of service.methods) {
     const callLog = log.child({ rpc: `${service.typeName}/${m.name}` });
+    const labels = { grpc_service: service.typeName, grpc_method: m.name, grpc_type: m.methodKind };
+    /** Counts the call with its final status code and observes how long it took. */
+    const observe = (startedAt: number, code: number) => {
+      if (!metrics) return;
+      metrics.grpcHandled.inc({ ...labels, grpc_code: grpcStatus[code] ?? String(code) });
+      metrics.grpcDuration.observe(labels, (performance.now() - startedAt) / 1000);
+    };
     const handler = (handlers as Record<string, (req: unknown, call: unknown) => Promise<unknown>>)[m.localName];
     if (!handler) throw new Error(`no handler for ${service.typeName}/${m.name}`);
     if (m.methodKind === 'unary') {
       impl[m.localName] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        const startedAt = performance.now();
         const run = async () => {
           if (call.request instanceof UndecodableRequest) throw undecodable();
           return handler(call.request, call);
         };
         run().then(
-          (reply) => callback(null, reply),
-          (e: unknown) => callback(toStatus(e, callLog)),
+          (reply) => {
+            observe(startedAt, grpcStatus.OK);
+            callback(null, reply);
+          },
+          (e: unknown) => {
+            const st = toStatus(e, callLog);
+            observe(startedAt, st.code ?? grpcStatus.UNKNOWN);
+            callback(st);
+          },
         );
       };
     } else if (m.methodKind === 'server_streaming') {
       impl[m.localName] = (call: ServerWritableStream<unknown, unknown>) => {
+        const startedAt = performance.now();
         const run = async () => {
           if (call.request instanceof UndecodableRequest) throw undecodable();
           await handler(call.request, call);
         };
         run().then(
-          () => call.end(),
+          () => {
+            observe(startedAt, call.cancelled ? grpcStatus.CANCELLED : grpcStatus.OK);
+            call.end();
+          },
           // grpc-js turns an 'error' event into the call's final status (with our trailers).
-          (e: unknown) => call.emit('error', toStatus(e, callLog)),
+          (e: unknown) => {
+            const st = toStatus(e, callLog);
+            observe(startedAt, st.code ?? grpcStatus.UNKNOWN);
+            call.emit('error', st);
+          },
         );
       };
     } else {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { SecureContextOptions } from 'node:tls';
 import helmet from '@fastify/helmet';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -16,6 +17,7 @@ import { requireActor } from './auth.js';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import { type AppRouter, appRouter } from '../trpc/root.js';
 import { contextFactory } from '../trpc/trpc.js';
+import { httpServerFactory } from '../tls.js';
 import { messagesSocket } from '../ws/messages.socket.js';
 import { keysRoutes } from './keys.routes.js';
 import { messagesRoutes } from './messages.routes.js';
@@ -30,6 +32,8 @@ export interface HttpDeps {
   log: Logger;
   metrics: Metrics;
   services: Services;
+  /** Certificate and key for HTTPS/WSS (TLS 1.3 only); absent = plain HTTP. */
+  tls?: SecureContextOptions | null;
 }
 
 /** The contract's error for a bare status some plugin set (used only when the body is empty). */
@@ -72,6 +76,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: deps.config.TRUST_PROXY,
+    serverFactory: httpServerFactory(deps.tls ?? null),
     // Our onResponse hook writes the one access line per request, with the URL redacted.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle',

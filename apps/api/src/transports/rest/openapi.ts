@@ -67,7 +67,7 @@ const messagesStreamDoc = {
     'One live socket per device (a new one closes the old with 4409).',
     'On connect the server sends every queued envelope as `{"type": "message", "envelope": Envelope}`, then',
     '`{"type": "queue.empty"}`, then live `message`, `message.status` and `keys.low` frames.',
-    'Client frames: `ack`, `send`, `ping`. See API.md for the frame protocol.',
+    'Client frames: `ack`, `send`, `ping`. See docs/api.md for the frame protocol.',
   ].join('\n'),
   security: [{ bearer: [] }],
   querystring: {

@@ -234,4 +234,15 @@ export class KeysRepo {
     });
     return r.count > 0;
   }
+
+  /** Registered devices with fewer than `watermark` unused one-time EC prekeys (a metric). */
+  async countLowStockDevices(watermark: number): Promise<number> {
+    const [row] = await this.prisma.$queryRaw<[{ n: bigint }]>`
+      SELECT count(*) AS n FROM devices d
+      WHERE d.registration_id IS NOT NULL
+        AND (SELECT count(*) FROM prekeys p
+             WHERE p.user_id = d.user_id AND p.device_id = d.device_id AND p.kind = 'ec' AND p.is_used = false
+            ) < ${watermark}`;
+    return Number(row?.n ?? 0);
+  }
 }

@@ -504,7 +504,7 @@ export const MessageStatusSchema: GenEnum<MessageStatus> = /*@__PURE__*/
 
 /**
  * Store-and-forward of end-to-end encrypted envelopes: the gRPC face of /api/v1/messages and of the
- * WebSocket /api/v1/messages/stream. Fields mirror the JSON contract (API.md); bytes fields carry raw
+ * WebSocket /api/v1/messages/stream. Fields mirror the JSON contract (docs/api.md); bytes fields carry raw
  * bytes where JSON carries base64. Every call needs `authorization: Bearer <accessToken>` metadata.
  *
  * @generated from service snaptalker.v1.MessageService
