@@ -28,9 +28,28 @@ export async function readTls(files: TlsFiles): Promise<SecureContextOptions> {
  * The HTTP listener: plain HTTP, or HTTPS (so WSS) with TLS 1.3 only. Returned as the type Fastify
  * expects; upgrades (WebSocket) and idle-connection handling work the same on both.
  */
-export function httpServerFactory(tls: SecureContextOptions | null) {
-  return (handler: RequestListener): HttpServer =>
-    tls ? (createHttpsServer(tls, handler) as unknown as HttpServer) : createHttpServer(handler);
+export function httpServerFactory(tls: SecureContextOptions | null, timeouts: HttpTimeouts) {
+  return (handler: RequestListener): HttpServer => {
+    // Fastify applies its own timeout options only to servers it creates itself: with a factory,
+    // the slow-client limits are set here, on both kinds of listener.
+    const options = {
+      requestTimeout: timeouts.requestTimeoutMs,
+      headersTimeout: Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs),
+      keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+      connectionsCheckingInterval: 1_000,
+    };
+    const server = tls
+      ? (createHttpsServer({ ...tls, ...options }, handler) as unknown as HttpServer)
+      : createHttpServer(options, handler);
+    server.setTimeout(timeouts.keepAliveTimeoutMs + 5_000);
+    return server;
+  };
+}
+
+export interface HttpTimeouts {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
 }
 
 /** Swaps the certificate of a running HTTPS listener; open connections keep theirs. */

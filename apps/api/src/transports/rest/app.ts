@@ -76,19 +76,16 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: deps.config.TRUST_PROXY,
-    serverFactory: httpServerFactory(deps.tls ?? null),
+    // The listener (HTTP or HTTPS) carries the slow-client limits: the whole request within
+    // HTTP_REQUEST_TIMEOUT_MS, headers within HTTP_HEADERS_TIMEOUT_MS, checked every second.
+    serverFactory: httpServerFactory(deps.tls ?? null, {
+      requestTimeoutMs: deps.config.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: deps.config.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: deps.config.HTTP_KEEPALIVE_TIMEOUT_MS,
+    }),
     // Our onResponse hook writes the one access line per request, with the URL redacted.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle',
-    // Slow clients: the whole request within HTTP_REQUEST_TIMEOUT_MS, headers within
-    // HTTP_HEADERS_TIMEOUT_MS, checked every second (Node's default check runs every 30 s).
-    requestTimeout: deps.config.HTTP_REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: deps.config.HTTP_KEEPALIVE_TIMEOUT_MS,
-    connectionTimeout: deps.config.HTTP_KEEPALIVE_TIMEOUT_MS + 5_000,
-    http: {
-      headersTimeout: Math.min(deps.config.HTTP_HEADERS_TIMEOUT_MS, deps.config.HTTP_REQUEST_TIMEOUT_MS),
-      connectionsCheckingInterval: 1_000,
-    },
     // Errors Fastify raises before routing (bad URL encoding, over-long parameters) and errors of
     // the HTTP parser get the contract's error body too.
     frameworkErrors,
