@@ -2,10 +2,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/index.js';
+import type { Logger } from 'pino';
 import { startServer } from '../src/server.js';
 
 /** Benchmarks run on PostgreSQL + Redis when BENCH_DATABASE_URL/BENCH_REDIS_URL are set, else embedded. */
-export async function benchServer(env: Record<string, string> = {}) {
+export async function benchServer(env: Record<string, string> = {}, log?: Logger) {
   const dataDir = await mkdtemp(join(tmpdir(), 'st-bench-'));
   const huge = '100000000/1';
   return startServer(
@@ -30,6 +31,7 @@ export async function benchServer(env: Record<string, string> = {}) {
       MAX_DEVICES_PER_ACCOUNT: '100',
       ...env,
     }),
+    log,
   );
 }
 

@@ -5,13 +5,10 @@
  * Redis), prints the seed, the status histogram and every contract break; exits 1 on any finding
  * or any error-level log line.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config/index.js';
+import { benchServer } from '../bench/lib.js';
 import { createLogger } from '../src/observability/logger.js';
-import { startServer } from '../src/server.js';
 import { fuzz } from '../test/hardening/fuzz-lib.js';
 import { client, createUser } from '../test/helpers/api.js';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
@@ -38,37 +35,20 @@ const destination = {
   },
 };
 
-const dataDir = await mkdtemp(join(tmpdir(), 'st-fuzz-'));
 const otp = await new OtpWebhook().start();
-const huge = '100000000/1';
-const config = loadConfig({
-  DATABASE_URL: process.env.FUZZ_DATABASE_URL ?? '',
-  REDIS_URL: process.env.FUZZ_REDIS_URL ?? '',
-  HOST: '127.0.0.1',
-  PORT: '0',
-  GRPC_PORT: '0',
-  LOG_LEVEL: 'warn',
-  DATA_DIR: dataDir,
-  JWT_SECRET: 'fuzz-secret-fuzz-secret-fuzz-secret-0123',
-  OTP_WEBHOOK_URL: otp.url,
-  MAX_DEVICES_PER_ACCOUNT: '100',
-  ARGON2_MEMORY_KIB: '1024',
-  ARGON2_ITERATIONS: '1',
-  ...Object.fromEntries(
-    [
-      'REGISTER_PHONE',
-      'REGISTER_IP',
-      'VERIFY_IP',
-      'LOGIN_ACCOUNT',
-      'LOGIN_IP',
-      'REFRESH_DEVICE',
-      'BUNDLE_REQUESTER',
-      'BUNDLE_TARGET',
-      'MESSAGES_USER',
-    ].map((k) => [`RATE_LIMIT_${k}`, huge]),
-  ),
-});
-const server = await startServer(config, createLogger('warn', destination));
+// The benchmarks' server (every limit raised, embedded unless told otherwise), with cheap argon2.
+const server = await benchServer(
+  {
+    DATABASE_URL: process.env.FUZZ_DATABASE_URL ?? '',
+    REDIS_URL: process.env.FUZZ_REDIS_URL ?? '',
+    LOG_LEVEL: 'warn',
+    OTP_WEBHOOK_URL: otp.url,
+    ARGON2_MEMORY_KIB: '1024',
+    ARGON2_ITERATIONS: '1',
+  },
+  createLogger('warn', destination),
+);
+const { config } = server;
 try {
   const api = client(server.url);
   const users = [await createUser(api, otp), await createUser(api, otp)];
@@ -92,5 +72,5 @@ try {
 } finally {
   await server.close();
   await otp.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await rm(config.dataDir, { recursive: true, force: true });
 }
