@@ -1,20 +1,43 @@
-// Sustained messages/s and send→receive latency with N sender/recipient pairs on one node.
-// Senders use the WebSocket `send` frame; recipients receive on their streams and ack.
-// Run: pnpm --filter @snaptalker/api bench:messaging  (BENCH_DATABASE_URL / BENCH_REDIS_URL for Postgres + Redis)
+// Sustained messages/s and send→receive latency: N sender/recipient pairs, M messages per pair,
+// K sends in flight per pair. Senders use the WebSocket `send` frame (or REST), recipients receive
+// on their streams and ack each envelope. Prints msgs/s, latency percentiles, lost, duplicated and
+// out-of-order counts. The server runs as its own process(es); this process is the load generator.
+//
+// Run: pnpm --filter @snaptalker/api bench:messaging
+//   BENCH_DATABASE_URL / BENCH_REDIS_URL  PostgreSQL + Redis (else the embedded default)
+//   BENCH_PAIRS (50)  BENCH_MESSAGES (2000 per pair)  BENCH_IN_FLIGHT (20 per pair)
+//   BENCH_PAYLOAD (200 bytes)  BENCH_TRANSPORT (ws|rest)  BENCH_NODES (1 API process; clients spread)
+//   BENCH_MAX_SECONDS (120: a bound on the whole load loop)
+import WebSocket from 'ws';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 import { client, createUser } from '../test/helpers/api.js';
 import { SignalDevice } from '../test/helpers/signal-client.js';
-import { TestSocket } from '../test/helpers/ws-client.js';
-import { spawnBenchServer, summary } from './lib.js';
+import { percentile, spawnBenchServer } from './lib.js';
 
-const PAIRS = Number(process.env.BENCH_PAIRS ?? 100);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const PER_SENDER_IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 2);
-const MAX_MESSAGES = Number(process.env.BENCH_MAX_MESSAGES ?? 200_000);
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 50);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 20);
+const PAYLOAD = Number(process.env.BENCH_PAYLOAD ?? 200);
+const TRANSPORT = (process.env.BENCH_TRANSPORT ?? 'ws') as 'ws' | 'rest';
+const NODES = Number(process.env.BENCH_NODES ?? 1);
+const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 120);
 
 const otp = await new OtpWebhook().start();
-const server = await spawnBenchServer({ OTP_WEBHOOK_URL: otp.url, ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' });
-const api = client(server.url);
+const huge = '100000000/1';
+const servers: Array<Awaited<ReturnType<typeof spawnBenchServer>>> = [];
+for (let i = 0; i < NODES; i++) {
+  servers.push(
+    await spawnBenchServer({
+      OTP_WEBHOOK_URL: otp.url,
+      ARGON2_MEMORY_KIB: '1024',
+      ARGON2_ITERATIONS: '1',
+      RATE_LIMIT_WS_FRAMES: huge,
+      WS_MAX_INFLIGHT_POINTS: String(Math.max(64, IN_FLIGHT * 4)),
+    }),
+  );
+}
+const api = client(servers[0]!.url);
+const urlOf = (i: number) => servers[i % NODES]!.url;
 
 async function account() {
   const u = await createUser(api, otp);
@@ -23,75 +46,141 @@ async function account() {
   return { u, registrationId: d.registrationId };
 }
 
-const pairs: Array<{ from: Awaited<ReturnType<typeof account>>; to: Awaited<ReturnType<typeof account>> }> = [];
+type Account = Awaited<ReturnType<typeof account>>;
+const pairs: Array<{ from: Account; to: Account }> = [];
 for (let i = 0; i < PAIRS; i++) pairs.push({ from: await account(), to: await account() });
-console.log(`${PAIRS} pairs ready on ${server.backends} (server in its own process)`);
 
-const latencies: number[] = [];
-let t0 = Date.now();
-let received = 0;
-let sent = 0;
-const deadline = Date.now() + SECONDS * 1000;
-const content = Buffer.alloc(512, 7).toString('base64');
-
-const recipients = await Promise.all(pairs.map((p) => TestSocket.connect(server.url, p.to.u.accessToken)));
-await Promise.all(recipients.map((r) => r.next((f) => f.type === 'queue.empty')));
-for (const r of recipients) {
-  r.ws.on('message', (d) => {
-    const f = JSON.parse(d.toString());
-    if (f.type !== 'message') return;
-    received++;
-    latencies.push(Date.now() - t0 - Number(f.envelope.messageNumber));
-    r.send({ type: 'ack', ids: [f.envelope.id] });
+function open(url: string, token: string): Promise<WebSocket> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/v1/messages/stream`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return new Promise((resolve, reject) => {
+    ws.once('error', reject);
+    ws.on('message', function first(d) {
+      if (JSON.parse(d.toString()).type === 'queue.empty') {
+        ws.off('message', first);
+        resolve(ws);
+      }
+    });
   });
 }
-const senders = await Promise.all(pairs.map((p) => TestSocket.connect(server.url, p.from.u.accessToken)));
-await Promise.all(senders.map((s) => s.next((f) => f.type === 'queue.empty')));
 
-t0 = Date.now();
+// sentAt[pair][n]: when message n of a pair was sent (ms since t0); received counts per message.
+const sentAt = pairs.map(() => new Float64Array(MESSAGES));
+const seen = pairs.map(() => new Uint8Array(MESSAGES));
+// Order as the contract defines it: if n's reply arrived before m was sent, n must arrive before m.
+// accepted[pair] lists messages in reply order; mustPrecede[pair][m] = accepted count when m was sent.
+const accepted = pairs.map(() => [] as number[]);
+const mustPrecede = pairs.map(() => new Int32Array(MESSAGES));
+const prefix = pairs.map(() => 0);
+const latencies: number[] = [];
+let received = 0;
+let acceptedTotal = 0;
+let duplicated = 0;
+let outOfOrder = 0;
+let failed = 0;
+let t0 = 0;
+
+// Recipients on node i % NODES, their senders on the next node: with several nodes, every
+// message crosses nodes.
+const recipients = await Promise.all(pairs.map((p, i) => open(urlOf(i), p.to.u.accessToken)));
+recipients.forEach((ws, i) => {
+  ws.on('message', (d) => {
+    const f = JSON.parse(d.toString());
+    if (f.type !== 'message') return;
+    const n = f.envelope.messageNumber as number;
+    if (seen[i]![n]) duplicated++;
+    else {
+      seen[i]![n] = 1;
+      received++;
+      latencies.push(performance.now() - t0 - sentAt[i]![n]!);
+    }
+    const acc = accepted[i]!;
+    while (prefix[i]! < acc.length && seen[i]![acc[prefix[i]!]!]) prefix[i]!++;
+    if (prefix[i]! < mustPrecede[i]![n]!) outOfOrder++;
+    ws.send(JSON.stringify({ type: 'ack', ids: [f.envelope.id] }));
+  });
+});
+const senders =
+  TRANSPORT === 'ws' ? await Promise.all(pairs.map((p, i) => open(urlOf(i + 1), p.from.u.accessToken))) : [];
+console.log(
+  `${PAIRS} pairs × ${MESSAGES} messages, ${IN_FLIGHT} in flight per pair, ${PAYLOAD}-byte payloads, ` +
+    `${TRANSPORT} sends, ${NODES} API process(es) on ${servers[0]!.backends}`,
+);
+
+const content = Buffer.alloc(PAYLOAD, 7).toString('base64');
+const body = (p: (typeof pairs)[number], n: number) => ({
+  recipientId: p.to.u.userId,
+  messages: [{ deviceId: 1, registrationId: p.to.registrationId, type: 'message', content, messageNumber: n }],
+});
+const deadline = Date.now() + MAX_SECONDS * 1000;
+
+t0 = performance.now();
 await Promise.all(
-  senders.map(async (s, i) => {
-    const p = pairs[i]!;
-    let n = 0;
-    const inFlight = new Map<string, () => void>();
-    s.ws.on('message', (d) => {
-      const f = JSON.parse(d.toString());
-      if (f.type === 'send.result' || f.type === 'error') inFlight.get(f.requestId)?.();
-    });
-    const one = async () => {
-      while (Date.now() < deadline && sent < MAX_MESSAGES) {
-        const requestId = `${i}-${n++}`;
-        const done = new Promise<void>((r) => inFlight.set(requestId, r));
-        sent++;
-        // messageNumber carries the send time (ms, fits int32 as an offset) for the latency figure.
-        s.send({
-          type: 'send',
-          requestId,
-          recipientId: p.to.u.userId,
-          messages: [
-            {
-              deviceId: 1,
-              registrationId: p.to.registrationId,
-              type: 'message',
-              content,
-              messageNumber: Date.now() - t0,
-            },
-          ],
+  pairs.map(async (p, i) => {
+    let next = 0;
+    let sendOne: (n: number) => Promise<void>;
+    if (TRANSPORT === 'ws') {
+      const ws = senders[i]!;
+      const waiting = new Map<string, () => void>();
+      ws.on('message', (d) => {
+        const f = JSON.parse(d.toString());
+        if (f.type === 'error') failed++;
+        if (f.type === 'send.result') {
+          accepted[i]!.push(Number(f.requestId));
+          acceptedTotal++;
+        }
+        if (f.type === 'send.result' || f.type === 'error') waiting.get(f.requestId)?.();
+      });
+      sendOne = (n) =>
+        new Promise<void>((resolve) => {
+          const requestId = String(n);
+          waiting.set(requestId, () => {
+            waiting.delete(requestId);
+            resolve();
+          });
+          ws.send(JSON.stringify({ type: 'send', requestId, ...body(p, n) }));
         });
-        await done;
-        inFlight.delete(requestId);
-      }
-    };
-    await Promise.all(Array.from({ length: PER_SENDER_IN_FLIGHT }, one));
+    } else {
+      const url = `${urlOf(i + 1)}/api/v1/messages/send`;
+      const headers = { authorization: `Bearer ${p.from.u.accessToken}`, 'content-type': 'application/json' };
+      sendOne = async (n) => {
+        const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body(p, n)) });
+        await r.arrayBuffer();
+        if (r.status !== 200) failed++;
+        else {
+          accepted[i]!.push(n);
+          acceptedTotal++;
+        }
+      };
+    }
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < MESSAGES && Date.now() < deadline) {
+          const n = next++;
+          sentAt[i]![n] = performance.now() - t0;
+          mustPrecede[i]![n] = accepted[i]!.length;
+          await sendOne(n);
+        }
+      }),
+    );
   }),
 );
-const waitEnd = Date.now() + 10_000;
-while (received < sent && Date.now() < waitEnd) await new Promise((r) => setTimeout(r, 50));
-const secs = (Date.now() - t0) / 1000;
-const s = summary(latencies);
-console.log(`sent ${sent}, received ${received} in ${secs.toFixed(1)} s → ${(received / secs).toFixed(0)} msgs/s`);
-console.log(`send→receive latency: p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms`);
-for (const x of [...senders, ...recipients]) x.close();
-await server.close();
+const total = PAIRS * MESSAGES;
+const waitEnd = Date.now() + 15_000;
+while (received < acceptedTotal && Date.now() < waitEnd) await new Promise((r) => setTimeout(r, 20));
+const secs = (performance.now() - t0) / 1000;
+const sorted = latencies.sort((a, b) => a - b);
+const pct = (q: number) => percentile(sorted, q).toFixed(1);
+console.log(
+  `received ${received}/${total} in ${secs.toFixed(2)} s → ${(received / secs).toFixed(0)} msgs/s; ` +
+    `send→receive p50 ${pct(50)} ms, p95 ${pct(95)} ms, p99 ${pct(99)} ms, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms`,
+);
+console.log(
+  `accepted ${acceptedTotal}, lost ${acceptedTotal - received}, failed sends ${failed}, not sent (time bound) ${total - acceptedTotal - failed}, ` +
+    `duplicated ${duplicated}, out of order ${outOfOrder}`,
+);
+for (const ws of [...senders, ...recipients]) ws.terminate();
+await Promise.all(servers.map((s) => s.close()));
 await otp.stop();
 process.exit(0);

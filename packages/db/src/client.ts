@@ -12,6 +12,11 @@ export interface DatabaseOptions {
 
 export interface Database {
   prisma: PrismaClient;
+  /**
+   * The pool under Prisma, for the few hot paths that run hand-written SQL as named prepared
+   * statements (one round trip, no query-compiler work per call). Everything else goes through Prisma.
+   */
+  pool: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -25,6 +30,7 @@ export function createDatabase(opts: DatabaseOptions): Database {
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,
+    pool,
     async close() {
       await prisma.$disconnect();
       await pool.end().catch(() => {});

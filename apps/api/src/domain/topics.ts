@@ -6,3 +6,6 @@ export const userTopic = (userId: string) => `user:${userId}`;
 export type SessionEvent =
   | { type: 'session.revoked'; closeCode: 4401; reason: string }
   | { type: 'session.banned'; closeCode: 4403; reason: string };
+
+/** Broadcast with a userId as payload when that user's registered devices change (cache invalidation). */
+export const DEVICES_CHANGED_TOPIC = 'devices-changed';

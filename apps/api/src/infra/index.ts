@@ -40,6 +40,8 @@ export async function redisClient(url: string, log: Logger, name: string): Promi
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
+    // Commands issued in the same tick (the publishes of one batch, limiter calls) share one write.
+    enableAutoPipelining: true,
   });
   r.on('error', (err) => log.warn({ err: err.message, conn: name }, 'redis error'));
   return r;

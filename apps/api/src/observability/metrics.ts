@@ -39,6 +39,12 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30, 300],
       registers: [registry],
     }),
+    sendBatchSize: new Histogram({
+      name: 'message_send_batch_size',
+      help: 'Sends stored per group-commit statement',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 512],
+      registers: [registry],
+    }),
     deliveryLatency: new Histogram({
       name: 'message_delivery_latency_seconds',
       help: 'Time from send accepted to recipient acknowledgement',

@@ -38,6 +38,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     log.warn('JWT_SECRET is not set: tokens are signed with a per-node secret; set it when running several nodes');
   }
   const limits = new Limits(infra.limiter);
+  let devicesChanged: (userId: string) => Promise<void> = async () => {};
   const accounts = new AccountsService({
     config,
     repo: new AccountsRepo(infra.db.prisma),
@@ -52,6 +53,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     limits,
     broker: infra.broker,
     log,
+    devicesChanged: (userId) => devicesChanged(userId),
   });
   const keys = new KeysService({
     config,
@@ -60,8 +62,9 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     broker: infra.broker,
     limits,
     log,
+    devicesChanged: (userId) => devicesChanged(userId),
   });
-  const messagesRepo = new MessagesRepo(infra.db.prisma);
+  const messagesRepo = new MessagesRepo(infra.db.prisma, infra.db.sql);
   const messaging = new MessagingService({
     config,
     repo: messagesRepo,
@@ -72,6 +75,9 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     log,
     lowKeysOnConnect: (actor) => keys.lowKeysOnConnect(actor),
   });
+  await messaging.start();
+  // Registering, reinstalling or unlinking a device changes who a send must cover.
+  devicesChanged = (userId) => messaging.devices.changed(userId);
   new Gauge({
     name: 'message_queue_depth',
     help: 'Undelivered envelopes stored (read at scrape time)',

@@ -1,10 +1,13 @@
 import { createDatabase, type PrismaClient } from '@snaptalker/db';
 import type { Logger } from 'pino';
 import type { EmbeddedPostgres } from './embedded-postgres.js';
+import { poolSql, type Sql } from './sql.js';
 
 export interface Db {
   readonly backend: 'postgres' | 'pglite';
   readonly prisma: PrismaClient;
+  /** Prepared statements on the same pool, for the message hot path. */
+  readonly sql: Sql;
   /** Connection string (for the migration runner). */
   readonly url: string;
   ping(): Promise<void>;
@@ -39,6 +42,7 @@ export async function openDb(opts: {
   return {
     backend: embedded ? 'pglite' : 'postgres',
     prisma: database.prisma,
+    sql: poolSql(database.pool),
     url,
     async ping() {
       await database.prisma.$queryRaw`SELECT 1`;

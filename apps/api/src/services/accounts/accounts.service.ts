@@ -33,6 +33,8 @@ export interface AccountsDeps {
   limits: Limits;
   broker: Broker;
   log: Logger;
+  /** The user's registered devices changed (an unlink): caches must drop them. */
+  devicesChanged: (userId: string) => Promise<void>;
 }
 
 export class AccountsService {
@@ -202,6 +204,7 @@ export class AccountsService {
     }
     if (!(await this.d.repo.deleteDevice(actor.userId, deviceId)))
       throw new AppError('NOT_FOUND', `no device ${deviceId}`);
+    await this.d.devicesChanged(actor.userId);
     await this.publishSession(actor.userId, deviceId, {
       type: 'session.revoked',
       closeCode: 4401,

@@ -25,6 +25,8 @@ export interface KeysDeps {
   broker: Broker;
   limits: Limits;
   log: Logger;
+  /** The user's registered devices changed (a first upload or a reinstall): caches must drop them. */
+  devicesChanged: (userId: string) => Promise<void>;
 }
 
 const lowFlag = (userId: string, deviceId: number) => `keys-low:${userId}:${deviceId}`;
@@ -46,9 +48,11 @@ export class KeysService {
       throw new AppError('VALIDATION_FAILED', 'identityKey: required on the first upload', { field: 'identityKey' });
     const write = this.checkedKeys(identity, input);
 
+    let registrationChanged = false;
     await this.d.repo.transaction(async (tx) => {
       const current = await this.d.repo.lockIdentity(tx, actor.userId);
       const registration = await this.d.repo.deviceRegistrationId(tx, actor.userId, actor.deviceId);
+      registrationChanged = input.registrationId !== undefined && input.registrationId !== registration;
       if (registration === undefined) throw new AppError('UNAUTHORIZED', 'device is unlinked');
       if (registration === null) {
         for (const field of ['identityKey', 'registrationId', 'signedPreKey'] as const) {
@@ -74,6 +78,7 @@ export class KeysService {
       }
       await this.d.repo.write(tx, actor.userId, actor.deviceId, write);
     });
+    if (registrationChanged) await this.d.devicesChanged(actor.userId);
     const counts = await this.counts(actor);
     if (counts.preKeyCount >= this.d.config.PREKEY_LOW_WATERMARK)
       await this.d.kv.del(lowFlag(actor.userId, actor.deviceId));

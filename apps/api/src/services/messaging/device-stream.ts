@@ -4,15 +4,37 @@ import { deviceTopic, type SessionEvent, userTopic } from '../../domain/topics.j
 import type { Broker, Unsubscribe } from '../../infra/broker/broker.js';
 import type { MessagesRepo } from '../../infra/db/repos/messages.repo.js';
 import { toEnvelope } from './envelopes.js';
-import type { StreamEnd, StreamEvent } from './messaging.schemas.js';
+import type { Envelope, StreamEnd, StreamEvent } from './messaging.schemas.js';
 
 const PAGE = 100;
 const MAX_PENDING_EVENTS = 1_000;
-/** Rescan the queue this often even without a wake-up: a missed broker message delays, never loses. */
+/**
+ * Pushed envelopes held for a reader that is not pulling. Beyond this the stream stops holding them
+ * and reads them from the database when the reader catches up: a stalled socket costs bounded memory.
+ */
+const MAX_INBOX = 1_000;
+/** Rescan the queue this often even without a push: a lost broker message delays, never loses. */
 const RESCAN_MS = 15_000;
+/** How long an acknowledged id is still recognised, so a read that raced the ack cannot resend it. */
+const RECENT_ACK_MS = 10_000;
+
+/** Envelope pushed by a node that just committed it (to a local stream, or inside a broker message). */
+export interface PushedEnvelope {
+  type: 'envelope';
+  seq: string;
+  envelope: Envelope;
+}
+
+/** Status changes coalesced into one broker message per sender per ack batch. */
+export interface StatusBatch {
+  type: 'status.batch';
+  events: Array<Extract<StreamEvent, { type: 'message.status' }>>;
+}
 
 type BusEvent =
   | SessionEvent
+  | PushedEnvelope
+  | StatusBatch
   | { type: 'wake'; seq: string }
   | { type: 'session.replaced'; connId: string; gen?: number }
   | Extract<StreamEvent, { type: 'message.status' | 'keys.low' }>;
@@ -27,9 +49,17 @@ export interface DeviceStreamDeps {
 
 /**
  * The delivery object of one connected device (after Signal-Server's per-connection delivery):
- * subscribes first, then drains the stored queue, says `queue.empty`, then goes live. Consumers pull
- * events; nothing is read from the database while the consumer is not pulling (backpressure).
- * Within one stream each envelope is sent once; unacknowledged ones come again on the next stream.
+ * subscribes first, then drains the stored queue, says `queue.empty`, then goes live.
+ *
+ * Live envelopes are pushed: the node that commits an envelope hands it to the recipient's stream
+ * directly (same node) or inside the broker message (other node), so live delivery reads nothing
+ * from the database. The queue is read on connect, when a push could not be held (overflow, an
+ * envelope too large to travel through the broker), on a handoff from a replaced stream, and on the
+ * periodic rescan. Whenever a read is due, the held pushes are folded into it (they are in the
+ * database too), so envelopes always leave in the order they were committed.
+ *
+ * Consumers pull events; nothing is read while the consumer is not pulling (backpressure). Within
+ * one stream each envelope is sent once; unacknowledged ones come again on the next stream.
  */
 export class DeviceStream {
   readonly connId = randomUUID();
@@ -37,8 +67,13 @@ export class DeviceStream {
   private gen = 0;
   private end: StreamEnd | null = null;
   private pending: StreamEvent[] = [];
-  private wakeFrom: bigint | null = null;
-  private readonly sent = new Set<string>();
+  private inbox: Array<{ seq: bigint; envelope: Envelope }> = [];
+  /** A database read is due for envelopes after this seq (null: none due). */
+  private readFrom: bigint | null = null;
+  /** Envelopes sent on this stream and not yet acknowledged: id → seq. */
+  private readonly sent = new Map<string, bigint>();
+  /** Recently acknowledged ids → when; kept briefly so a racing read or push cannot resend them. */
+  private readonly acked = new Map<string, number>();
   private wakeUp: (() => void) | null = null;
   private unsubscribes: Unsubscribe[] = [];
   private closeListeners: Array<() => void> = [];
@@ -63,6 +98,24 @@ export class DeviceStream {
   }
 
   /**
+   * A committed envelope for this device. False if the stream has ended (the caller then routes it
+   * through the broker, where a newer stream of the device may be listening).
+   */
+  push(seq: bigint, envelope: Envelope): boolean {
+    if (this.end) return false;
+    if (this.readFrom !== null || this.inbox.length >= MAX_INBOX) this.readAfter(seq - 1n);
+    else this.inbox.push({ seq, envelope });
+    this.wakeUp?.();
+    return true;
+  }
+
+  /** Status events for this user's messages (coalesced by the sender's node). */
+  pushStatus(events: StatusBatch['events']): void {
+    for (const e of events) this.enqueueEvent(e);
+    this.wakeUp?.();
+  }
+
+  /**
    * "I am this device's stream." Each stream subscribes before it announces, so of any two streams
    * at least one hears the other: the lower generation closes (4409), and the higher, when it hears
    * a lower one, announces again so that one hears it too. Exactly one survives — the newest —
@@ -82,6 +135,21 @@ export class DeviceStream {
     return this.gen !== other.gen ? this.gen > other.gen : this.connId > other.connId;
   }
 
+  /** A database read of everything after `seq` is due; held pushes fold into it (keeps the order). */
+  private readAfter(seq: bigint): void {
+    const first = this.inbox[0];
+    let from = first && first.seq - 1n < seq ? first.seq - 1n : seq;
+    if (this.readFrom !== null && this.readFrom < from) from = this.readFrom;
+    this.readFrom = from;
+    this.inbox = [];
+  }
+
+  private enqueueEvent(e: StreamEvent): void {
+    // Status events go to all of a user's devices; each stream keeps a bounded backlog of them.
+    if (this.pending.length >= MAX_PENDING_EVENTS) this.pending.shift();
+    this.pending.push(e);
+  }
+
   private onBus(payload: string): void {
     let e: BusEvent;
     try {
@@ -90,11 +158,12 @@ export class DeviceStream {
       return;
     }
     switch (e.type) {
-      case 'wake': {
-        const from = BigInt(e.seq) - 1n;
-        this.wakeFrom = this.wakeFrom === null || from < this.wakeFrom ? from : this.wakeFrom;
+      case 'envelope':
+        this.push(BigInt(e.seq), e.envelope);
+        return;
+      case 'wake':
+        this.readAfter(BigInt(e.seq) - 1n);
         break;
-      }
       case 'session.replaced':
         if (e.connId === this.connId || this.end) return;
         if (this.outranks(e)) {
@@ -107,11 +176,12 @@ export class DeviceStream {
       case 'session.banned':
         this.close({ closeCode: e.closeCode, reason: e.reason });
         break;
+      case 'status.batch':
+        for (const s of e.events) this.enqueueEvent(s);
+        break;
       case 'message.status':
       case 'keys.low':
-        // Status events go to all of a user's devices; each stream keeps a bounded backlog of them.
-        if (this.pending.length >= MAX_PENDING_EVENTS) this.pending.shift();
-        this.pending.push(e);
+        this.enqueueEvent(e);
         break;
       default:
         return;
@@ -122,18 +192,51 @@ export class DeviceStream {
   close(end: StreamEnd = { closeCode: 4401, reason: 'closed' }): void {
     if (!this.end) {
       this.end = end;
+      if (end.closeCode === 4409) this.handOff();
       for (const l of this.closeListeners.splice(0)) l();
     }
     this.wakeUp?.();
+  }
+
+  /**
+   * Replaced by a newer stream (maybe on another node) that had already read the queue: what was
+   * pushed here and not acknowledged is announced to it, so it reads those envelopes now instead of
+   * at its next rescan.
+   */
+  private handOff(): void {
+    let min: bigint | null = this.inbox[0]?.seq ?? null;
+    for (const seq of this.sent.values()) if (min === null || seq < min) min = seq;
+    if (min === null) return;
+    const { userId, deviceId } = this.actor;
+    this.d.broker
+      .publish(deviceTopic(userId, deviceId), JSON.stringify({ type: 'wake', seq: min.toString() }))
+      .catch(() => {});
   }
 
   onClose(listener: () => void): void {
     this.closeListeners.push(listener);
   }
 
-  /** Acknowledged envelopes leave the per-stream "already sent" set. */
+  /** Acknowledged envelopes leave the "already sent" set (and are remembered briefly). */
   forget(ids: string[]): void {
-    for (const id of ids) this.sent.delete(id);
+    const now = Date.now();
+    for (const id of ids) {
+      if (this.sent.delete(id)) {
+        this.acked.delete(id);
+        this.acked.set(id, now);
+      }
+    }
+    for (const [id, at] of this.acked) {
+      if (now - at < RECENT_ACK_MS) break;
+      this.acked.delete(id);
+    }
+  }
+
+  /** Marks an envelope sent on this stream; false if it was already (or was acknowledged lately). */
+  private claim(id: string, seq: bigint): boolean {
+    if (this.sent.has(id) || this.acked.has(id)) return false;
+    this.sent.set(id, seq);
+    return true;
   }
 
   async *events(): AsyncGenerator<StreamEvent> {
@@ -148,11 +251,19 @@ export class DeviceStream {
       while (!this.end) {
         while (this.pending.length && !this.end) yield this.pending.shift() as StreamEvent;
         const rescan = Date.now() - lastScan >= RESCAN_MS;
-        if (this.wakeFrom !== null || rescan) {
-          const from = rescan ? 0n : this.wakeFrom !== null && this.wakeFrom < cursor ? this.wakeFrom : cursor;
-          this.wakeFrom = null;
-          if (rescan) lastScan = Date.now();
+        if (this.readFrom !== null || rescan) {
+          const from = rescan ? 0n : (this.readFrom as bigint);
+          if (rescan) {
+            lastScan = Date.now();
+            this.readAfter(0n);
+          }
+          this.readFrom = null;
           yield* this.drain(from, (c) => (cursor = c > cursor ? c : cursor));
+          continue;
+        }
+        const next = this.inbox.shift();
+        if (next) {
+          if (this.claim(next.envelope.id, next.seq)) yield { type: 'message', envelope: next.envelope };
           continue;
         }
         await new Promise<void>((resolve) => {
@@ -180,8 +291,7 @@ export class DeviceStream {
       for (const r of rows) {
         after = r.seq;
         advance(r.seq);
-        if (this.sent.has(r.id)) continue;
-        this.sent.add(r.id);
+        if (!this.claim(r.id, r.seq)) continue;
         yield { type: 'message', envelope: toEnvelope(r) };
         if (this.end) return;
       }

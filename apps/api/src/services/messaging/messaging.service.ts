@@ -6,14 +6,25 @@ import { AppError } from '../../domain/errors.js';
 import { deviceTopic, userTopic } from '../../domain/topics.js';
 import type { Broker } from '../../infra/broker/broker.js';
 import type { Kv } from '../../infra/kv/kv.js';
-import type { MessagesRepo, NewEnvelope, StatusChange } from '../../infra/db/repos/messages.repo.js';
+import type {
+  AckChange,
+  AckItem,
+  BatchedSend,
+  BatchResult,
+  MessagesRepo,
+  NewEnvelope,
+  StatusChange,
+} from '../../infra/db/repos/messages.repo.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { ConnectionBudget, Limits } from '../rate-limits.js';
-import { DeviceStream } from './device-stream.js';
+import { DeviceDirectory } from './device-directory.js';
+import { DeviceStream, type PushedEnvelope, type StatusBatch } from './device-stream.js';
+import { GroupCommit } from './group-commit.js';
 import { decodeCursor, encodeCursor, toEnvelope } from './envelopes.js';
 import type {
   AnySendInput,
   ConversationReply,
+  Envelope,
   QueueReply,
   SendInput,
   SendReply,
@@ -43,26 +54,86 @@ export interface WakeEvent {
 const STREAM_GEN_TTL_MS = 30 * 86_400_000;
 
 const bytes = (b64: string | null | undefined) => (b64 == null ? null : new Uint8Array(Buffer.from(b64, 'base64')));
+const b64 = (b: Uint8Array | null) =>
+  b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Envelopes larger than this travel as a wake-up (the stream reads them), not inside the broker message. */
+const MAX_PUSH_BYTES = 64 * 1024;
+/** Sends per group-commit statement, and statements in flight per node. */
+const SEND_BATCH = 512;
+const ACK_BATCH = 2_000;
+const BATCHES_IN_FLIGHT = 2;
+
+interface AckRequest {
+  actor: Actor;
+  ids: string[];
+}
 
 export class MessagingService {
   private readonly sendRule;
   private readonly frameRule;
   private readonly connectRule;
-  /** This node's live stream per device, so an ack from any transport trims its "already sent" set. */
+  /**
+   * This node's live streams per device: committed envelopes are pushed to them directly, and an
+   * ack from any transport trims their "already sent" set.
+   */
   private readonly streams = new Map<string, Set<DeviceStream>>();
+  readonly devices: DeviceDirectory;
+  private readonly sends: GroupCommit<BatchedSend, BatchResult[number]>;
+  private readonly acks: GroupCommit<AckRequest, AckChange[]>;
+  /** Sends with a clientMessageId being stored on this node: a concurrent repeat waits for the first. */
+  private readonly claiming = new Map<string, Promise<SendReply>>();
 
   constructor(private readonly d: MessagingDeps) {
     this.sendRule = { name: 'send-user', ...d.config.RATE_LIMIT_MESSAGES_USER };
     this.frameRule = { name: 'ws-frames', ...d.config.RATE_LIMIT_WS_FRAMES };
     this.connectRule = { name: 'stream-open', ...d.config.RATE_LIMIT_STREAM_OPEN_DEVICE };
+    this.devices = new DeviceDirectory(d.repo, d.broker, d.log);
+    this.sends = new GroupCommit((batch) => d.repo.storeBatch(batch), {
+      maxBatch: SEND_BATCH,
+      maxInFlight: BATCHES_IN_FLIGHT,
+      onBatch: (n) => d.metrics.sendBatchSize.observe(n),
+    });
+    this.acks = new GroupCommit((batch) => this.writeAcks(batch), {
+      maxBatch: ACK_BATCH,
+      maxInFlight: BATCHES_IN_FLIGHT,
+    });
+  }
+
+  /** Subscribes this node to device-list changes (the cache of recipients' devices). */
+  async start(): Promise<void> {
+    await this.devices.start();
   }
 
   async send(actor: Actor, raw: AnySendInput): Promise<SendReply> {
-    await this.d.limits.consume(this.sendRule, actor.userId);
+    await this.d.limits.consumeLeased(this.sendRule, actor.userId);
+    const cmid = raw.clientMessageId;
+    if (!cmid) return this.store(actor, raw);
+    // One clientMessageId per sender in flight on this node: a concurrent repeat gets the first reply
+    // (and a batch never holds the same claim twice). Across nodes the unique row decides.
+    const key = `${actor.userId}:${cmid}`;
+    const first = this.claiming.get(key);
+    if (first) {
+      const reply = await first.catch(() => null);
+      if (reply) return reply;
+    }
+    const mine = this.store(actor, raw);
+    this.claiming.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.claiming.get(key) === mine) this.claiming.delete(key);
+    }
+  }
+
+  private async store(actor: Actor, raw: AnySendInput): Promise<SendReply> {
     let input: SendInput;
     try {
-      input = await this.normalise(actor, raw);
-      await this.assertCoversDevices(actor, input);
+      input = await this.checked(actor, raw, false).catch((e: unknown) => {
+        // The cache only decides quickly: a refusal is confirmed against the database first.
+        if (isDeviceRefusal(e)) return this.checked(actor, raw, true);
+        throw e;
+      });
     } catch (e) {
       // The first send wins, even if the devices changed since: a retry that would now fail the
       // device checks still gets the first reply. (A plain repeat is caught by the insert itself,
@@ -89,24 +160,69 @@ export class MessagingService {
       messages: envelopes.map((e) => ({ deviceId: e.recipientDeviceId, messageId: e.id })),
       serverTimestamp: now.toISOString(),
     };
-    const stored = await this.d.repo.storeSend(actor, input.recipientId, input.clientMessageId, reply, envelopes);
-    if ('duplicateOf' in stored) return stored.duplicateOf as SendReply;
+    // Group commit: answered only once the batch holding this send has committed.
+    const stored = await this.sends.submit({
+      senderId: actor.userId,
+      clientMessageId: input.clientMessageId ?? null,
+      reply,
+      envelopes,
+    });
+    if (stored === null) {
+      const prev = input.clientMessageId ? await this.d.repo.previousReply(actor.userId, input.clientMessageId) : null;
+      return (prev ?? reply) as SendReply;
+    }
     this.d.metrics.messagesSent.inc(envelopes.length);
-    // Stored first, then woken: a socket that misses this wake still finds the rows in its queue.
+    // Stored first, then pushed: a stream that misses a push still finds the rows in its queue.
     await Promise.all(
-      [...stored.seqs].map(([deviceId, seq]) =>
-        this.publish(deviceTopic(input.recipientId, deviceId), {
-          type: 'wake',
-          seq: seq.toString(),
-        } satisfies WakeEvent),
-      ),
+      envelopes.map((e) => {
+        const row = stored.get(e.id) as { seq: bigint; timestamp: Date };
+        return this.deliver(e, row.seq, row.timestamp);
+      }),
     );
     return reply;
   }
 
-  private async normalise(actor: Actor, raw: AnySendInput): Promise<SendInput> {
+  /** Normalised and checked against the recipient's devices (cached, or `fresh` from the database). */
+  private async checked(actor: Actor, raw: AnySendInput, fresh: boolean): Promise<SendInput> {
+    const input = await this.normalise(actor, raw, fresh);
+    await this.assertCoversDevices(actor, input, fresh);
+    return input;
+  }
+
+  /**
+   * A committed envelope goes to the recipient device's stream without a database read: straight
+   * to it when it is on this node, else inside the broker message (large ones as a wake-up, read by
+   * the stream from the database).
+   */
+  private async deliver(e: NewEnvelope, seq: bigint, timestamp: Date): Promise<void> {
+    const envelope: Envelope = {
+      id: e.id,
+      senderId: e.senderId,
+      senderDeviceId: e.senderDeviceId,
+      recipientId: e.recipientId,
+      recipientDeviceId: e.recipientDeviceId,
+      type: e.type,
+      content: b64(e.content),
+      iv: b64(e.iv),
+      messageNumber: e.messageNumber,
+      clientMessageId: e.clientMessageId,
+      status: 'sent',
+      serverTimestamp: timestamp.toISOString(),
+    };
+    let taken = false;
+    for (const s of this.streams.get(`${e.recipientId}:${e.recipientDeviceId}`) ?? [])
+      taken = s.push(seq, envelope) || taken;
+    if (taken) return;
+    const topic = deviceTopic(e.recipientId, e.recipientDeviceId);
+    if ((e.content?.byteLength ?? 0) > MAX_PUSH_BYTES) {
+      return this.publish(topic, { type: 'wake', seq: seq.toString() } satisfies WakeEvent);
+    }
+    return this.publish(topic, { type: 'envelope', seq: seq.toString(), envelope } satisfies PushedEnvelope);
+  }
+
+  private async normalise(actor: Actor, raw: AnySendInput, fresh: boolean): Promise<SendInput> {
     if ('messages' in raw) return raw;
-    const devices = await this.recipientDevices(actor, raw.recipientId);
+    const devices = await this.recipientDevices(actor, raw.recipientId, fresh);
     const only = devices.length === 1 ? devices[0] : undefined;
     if (!only?.registrationId) {
       throw new AppError('MISMATCHED_DEVICES', 'the shorthand needs a recipient with exactly one registered device', {
@@ -130,16 +246,15 @@ export class MessagingService {
     };
   }
 
-  private async recipientDevices(actor: Actor, recipientId: string) {
-    const devices = await this.d.repo.registeredDevices(recipientId);
-    if (devices.length === 0 && !(await this.d.repo.userExists(recipientId)))
-      throw new AppError('NOT_FOUND', 'no such recipient');
+  private async recipientDevices(actor: Actor, recipientId: string, fresh: boolean) {
+    const { devices, exists } = await (fresh ? this.devices.fresh(recipientId) : this.devices.get(recipientId));
+    if (!exists) throw new AppError('NOT_FOUND', 'no such recipient');
     // Sending to yourself covers your other devices, never the sending one.
     return recipientId === actor.userId ? devices.filter((d) => d.deviceId !== actor.deviceId) : devices;
   }
 
   /** 409 / 410 before any write, with the device lists a client needs to fix its sessions. */
-  private async assertCoversDevices(actor: Actor, input: SendInput): Promise<void> {
+  private async assertCoversDevices(actor: Actor, input: SendInput, fresh: boolean): Promise<void> {
     if (input.messages.length > this.d.config.MAX_RECIPIENT_DEVICES) {
       throw new AppError(
         'VALIDATION_FAILED',
@@ -148,7 +263,7 @@ export class MessagingService {
     }
     const ids = input.messages.map((m) => m.deviceId);
     if (new Set(ids).size !== ids.length) throw new AppError('VALIDATION_FAILED', 'messages: one envelope per device');
-    const devices = await this.recipientDevices(actor, input.recipientId);
+    const devices = await this.recipientDevices(actor, input.recipientId, fresh);
     const registered = new Map(devices.map((d) => [d.deviceId, d.registrationId]));
     const missingDevices = [...registered.keys()].filter((id) => !ids.includes(id));
     const extraDevices = ids.filter((id) => !registered.has(id));
@@ -209,13 +324,32 @@ export class MessagingService {
   }
 
   async ack(actor: Actor, ids: string[]): Promise<void> {
-    const valid = ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id));
-    const changed = await this.d.repo.ack(actor.userId, actor.deviceId, valid);
+    const valid = ids.filter((id) => UUID_RE.test(id));
+    if (valid.length === 0) return;
+    await this.acks.submit({ actor, ids: valid });
+  }
+
+  /** One UPDATE for the acks of a batch (any devices), then one status message per sender. */
+  private async writeAcks(batch: AckRequest[]): Promise<AckChange[][]> {
+    const items: AckItem[] = [];
+    for (const a of batch)
+      for (const id of a.ids) items.push({ id, userId: a.actor.userId, deviceId: a.actor.deviceId });
+    const changed = await this.d.repo.ackBatch(items);
     const now = Date.now();
     for (const c of changed) this.d.metrics.deliveryLatency.observe((now - c.timestamp.getTime()) / 1000);
     this.d.metrics.messagesDelivered.inc(changed.length);
-    for (const s of this.streams.get(`${actor.userId}:${actor.deviceId}`) ?? []) s.forget(valid);
+    for (const a of batch) {
+      for (const s of this.streams.get(`${a.actor.userId}:${a.actor.deviceId}`) ?? []) s.forget(a.ids);
+    }
     await this.announce(changed);
+    const byDevice = new Map<string, AckChange[]>();
+    for (const c of changed) {
+      const k = `${c.recipientId}:${c.recipientDeviceId}`;
+      const list = byDevice.get(k) ?? [];
+      byDevice.set(k, list);
+      list.push(c);
+    }
+    return batch.map((a) => byDevice.get(`${a.actor.userId}:${a.actor.deviceId}`) ?? []);
   }
 
   async setStatus(actor: Actor, id: string, status: 'delivered' | 'read'): Promise<StatusReply> {
@@ -271,17 +405,24 @@ export class MessagingService {
     return total;
   }
 
-  /** Every status change reaches all of the sender's devices, on whichever node they are connected. */
+  /**
+   * Every status change reaches all of the sender's devices, on whichever node they are connected:
+   * one broker message per sender for all of that sender's changes in the batch.
+   */
   private async announce(changes: StatusChange[]): Promise<void> {
     const at = new Date().toISOString();
+    const bySender = new Map<string, StatusBatch['events']>();
+    for (const c of changes) {
+      const list = bySender.get(c.senderId) ?? [];
+      bySender.set(c.senderId, list);
+      list.push({ type: 'message.status', id: c.id, status: c.status, at });
+    }
     await Promise.all(
-      changes.map((c) =>
-        this.publish(userTopic(c.senderId), {
-          type: 'message.status',
-          id: c.id,
-          status: c.status,
-          at,
-        } satisfies StreamEvent),
+      [...bySender].map(([senderId, events]) =>
+        this.publish(
+          userTopic(senderId),
+          events.length === 1 && events[0] ? events[0] : ({ type: 'status.batch', events } satisfies StatusBatch),
+        ),
       ),
     );
   }
@@ -291,4 +432,11 @@ export class MessagingService {
       this.d.log.warn({ err: String(err), topic: topic.split(':')[0] }, 'broker publish failed');
     });
   }
+}
+
+/** Refusals that depend on the recipient's device list (which the cache may hold stale). */
+function isDeviceRefusal(e: unknown): boolean {
+  return (
+    e instanceof AppError && (e.code === 'MISMATCHED_DEVICES' || e.code === 'STALE_DEVICES' || e.code === 'NOT_FOUND')
+  );
 }

@@ -8,6 +8,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import type { Services } from '../../services/index.js';
 import { AckInput, AnySendInput } from '../../services/messaging/messaging.schemas.js';
 import { bearerToken } from '../rest/auth.js';
+import { frameSender } from './frame-writer.js';
 
 const HIGH_WATER_BYTES = 1024 * 1024;
 const requestId = z.string().min(1).max(64);
@@ -108,9 +109,7 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
       const actor: Actor = req.actor;
       metrics.wsConnections.inc({ endpoint: 'messages' });
       const stopHeartbeat = keepAlive(socket, pingIntervalS);
-      const send = (frame: object) => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
-      };
+      const send = frameSender(socket);
       const streamReady = services.messaging.openStream(actor, { admitted: true });
 
       const budget = services.messaging.connectionBudget();

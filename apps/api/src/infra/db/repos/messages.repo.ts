@@ -1,5 +1,6 @@
 import type { PrismaClient } from '@snaptalker/db';
 import type { MessageStatus } from '../../../services/messaging/messaging.schemas.js';
+import type { Sql } from '../sql.js';
 
 type Bytes = Uint8Array<ArrayBuffer>;
 
@@ -44,8 +45,122 @@ export interface StatusChange {
   timestamp: Date;
 }
 
+/** One send of a group commit: its idempotency claim (if any), its reply and its envelopes. */
+export interface BatchedSend {
+  senderId: string;
+  clientMessageId: string | null;
+  reply: object;
+  envelopes: NewEnvelope[];
+}
+
+/** What a committed batch stored: per send, its envelopes' seq and timestamp, or null for a repeat. */
+export type BatchResult = Array<Map<string, { seq: bigint; timestamp: Date }> | null>;
+
+/** A status change made by an ack, with the device that acknowledged. */
+export type AckChange = StatusChange & { recipientId: string; recipientDeviceId: number };
+
+/** One acknowledgement of a batch: an envelope id and the device that acknowledges it. */
+export interface AckItem {
+  id: string;
+  userId: string;
+  deviceId: number;
+}
+
+// The hot-path statements, prepared once per connection (see Sql).
+const STORE_BATCH = `
+  WITH s AS (
+    SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::jsonb[]) AS s(idx, sender, cmid, reply)
+  ), claim AS (
+    INSERT INTO message_sends (id, sender_id, client_message_id, reply, created_at)
+    SELECT gen_random_uuid(), s.sender, s.cmid, s.reply, now() FROM s WHERE s.cmid IS NOT NULL
+    ON CONFLICT (sender_id, client_message_id) DO NOTHING
+    RETURNING sender_id, client_message_id
+  ), ok AS (
+    SELECT s.idx, s.sender, s.cmid FROM s WHERE s.cmid IS NULL
+    UNION ALL
+    SELECT s.idx, s.sender, s.cmid FROM s JOIN claim c ON c.sender_id = s.sender AND c.client_message_id = s.cmid
+  ), ins AS (
+    INSERT INTO messages (id, sender_id, sender_device_id, recipient_id, recipient_device_id, type,
+                          encrypted_content, iv, message_number, client_message_id)
+    SELECT e.id, ok.sender, e.sdev, e.rcpt, e.rdev, e.type::message_type, e.content, e.iv, e.num, ok.cmid
+    FROM unnest($5::int[], $6::int[], $7::uuid[], $8::int[], $9::uuid[], $10::int[], $11::text[],
+                $12::bytea[], $13::bytea[], $14::int[])
+         AS e(ord, idx, id, sdev, rcpt, rdev, type, content, iv, num)
+    JOIN ok ON ok.idx = e.idx
+    ORDER BY e.ord
+    RETURNING id, seq, timestamp
+  )
+  SELECT id, seq::text AS seq, timestamp FROM ins`;
+
+const ACK_BATCH = `
+  UPDATE messages m SET status = 'delivered', delivered_at = now()
+  FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS a(id, uid, dev)
+  WHERE m.id = a.id AND m.recipient_id = a.uid AND m.recipient_device_id = a.dev AND m.status = 'sent'
+  RETURNING m.id, m.sender_id AS "senderId", m.recipient_id AS "recipientId",
+            m.recipient_device_id AS "recipientDeviceId", m.timestamp`;
+
+const QUEUE = `
+  SELECT id, seq::text AS seq, sender_id AS "senderId", sender_device_id AS "senderDeviceId",
+         recipient_id AS "recipientId", recipient_device_id AS "recipientDeviceId", type::text AS type,
+         encrypted_content AS content, iv, message_number AS "messageNumber",
+         client_message_id AS "clientMessageId", status::text AS status, timestamp
+  FROM messages
+  WHERE recipient_id = $1 AND recipient_device_id = $2 AND status = 'sent' AND seq > $3
+  ORDER BY messages.seq LIMIT $4`;
+
 export class MessagesRepo {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly sql: Sql,
+  ) {}
+
+  /**
+   * Group commit: every send of a batch in ONE statement — idempotency claims and envelopes
+   * together, so the batch commits or fails as a whole. A send whose (sender, clientMessageId) is
+   * already claimed stores nothing (null in the result). Envelopes are inserted in batch order, so
+   * the seqs keep each sender device's order. Callers keep one clientMessageId per sender per batch.
+   */
+  async storeBatch(sends: BatchedSend[]): Promise<BatchResult> {
+    const envs: Array<{ idx: number; e: NewEnvelope }> = [];
+    sends.forEach((s, idx) => {
+      for (const e of s.envelopes) envs.push({ idx, e });
+    });
+    const rows = await this.sql.query<{ id: string; seq: string; timestamp: Date }>('store_batch', STORE_BATCH, [
+      sends.map((_, i) => i),
+      sends.map((s) => s.senderId),
+      sends.map((s) => s.clientMessageId),
+      sends.map((s) => JSON.stringify(s.reply)),
+      envs.map((_, i) => i),
+      envs.map((x) => x.idx),
+      envs.map((x) => x.e.id),
+      envs.map((x) => x.e.senderDeviceId),
+      envs.map((x) => x.e.recipientId),
+      envs.map((x) => x.e.recipientDeviceId),
+      envs.map((x) => x.e.type),
+      envs.map((x) =>
+        x.e.content === null ? null : Buffer.from(x.e.content.buffer, x.e.content.byteOffset, x.e.content.byteLength),
+      ),
+      envs.map((x) => (x.e.iv === null ? null : Buffer.from(x.e.iv.buffer, x.e.iv.byteOffset, x.e.iv.byteLength))),
+      envs.map((x) => x.e.messageNumber),
+    ]);
+    const byId = new Map(rows.map((r) => [r.id, { seq: BigInt(r.seq), timestamp: r.timestamp }]));
+    return sends.map((s) => {
+      const first = s.envelopes[0];
+      if (!first || !byId.has(first.id)) return null;
+      return new Map(s.envelopes.map((e) => [e.id, byId.get(e.id) as { seq: bigint; timestamp: Date }]));
+    });
+  }
+
+  /** Acknowledgements of many devices in one UPDATE; ids not addressed to their device are ignored. */
+  ackBatch(items: AckItem[]): Promise<AckChange[]> {
+    return this.sql
+      .query<{ id: string; senderId: string; recipientId: string; recipientDeviceId: number; timestamp: Date }>(
+        'ack_batch',
+        ACK_BATCH,
+        [items.map((a) => a.id), items.map((a) => a.userId), items.map((a) => a.deviceId)],
+      )
+      .then((rows) => rows.map((r) => ({ ...r, status: 'delivered' as const })));
+  }
 
   async userExists(userId: string): Promise<boolean> {
     return (await this.prisma.user.count({ where: { id: userId, verified: true } })) > 0;
@@ -67,73 +182,19 @@ export class MessagesRepo {
     return s?.reply ?? null;
   }
 
-  /**
-   * Stores one send durably, in ONE statement (one round trip, atomic). With a clientMessageId the
-   * unique (sender, client_message_id) row is claimed in the same statement: a concurrent or repeated
-   * send finds it taken, inserts no envelope, and gets the first reply back.
-   */
-  async storeSend(
-    sender: { userId: string; deviceId: number },
-    recipientId: string,
-    clientMessageId: string | undefined,
-    reply: object,
-    envelopes: NewEnvelope[],
-  ): Promise<{ duplicateOf: unknown } | { seqs: Map<number, bigint> }> {
-    const cmid = clientMessageId ?? null;
-    const b64 = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('base64'));
-    const rows = await this.prisma.$queryRaw<Array<{ seq: bigint; deviceId: number }>>`
-      WITH claim AS (
-        INSERT INTO message_sends (id, sender_id, client_message_id, reply, created_at)
-        SELECT gen_random_uuid(), ${sender.userId}::uuid, ${cmid}::uuid, ${JSON.stringify(reply)}::jsonb, now()
-        WHERE ${cmid}::uuid IS NOT NULL
-        ON CONFLICT (sender_id, client_message_id) DO NOTHING
-        RETURNING id
-      ), ins AS (
-        INSERT INTO messages (id, sender_id, sender_device_id, recipient_id, recipient_device_id, type,
-                              encrypted_content, iv, message_number, client_message_id)
-        SELECT e.id::uuid, ${sender.userId}::uuid, ${sender.deviceId}::int, ${recipientId}::uuid, e.dev, e.type::message_type,
-               decode(e.content, 'base64'), decode(e.iv, 'base64'), e.num, ${cmid}::uuid
-        FROM unnest(${envelopes.map((e) => e.id)}::text[], ${envelopes.map((e) => e.recipientDeviceId)}::int[],
-                    ${envelopes.map((e) => e.type)}::text[], ${envelopes.map((e) => b64(e.content))}::text[],
-                    ${envelopes.map((e) => b64(e.iv))}::text[], ${envelopes.map((e) => e.messageNumber)}::int[])
-             AS e(id, dev, type, content, iv, num)
-        WHERE ${cmid}::uuid IS NULL OR EXISTS (SELECT 1 FROM claim)
-        RETURNING seq, recipient_device_id
-      )
-      SELECT seq, recipient_device_id AS "deviceId" FROM ins`;
-    if (rows.length === 0) {
-      return { duplicateOf: cmid ? await this.previousReply(sender.userId, cmid) : null };
-    }
-    const seqs = new Map<number, bigint>();
-    for (const r of rows) {
-      const prev = seqs.get(r.deviceId);
-      if (prev === undefined || r.seq < prev) seqs.set(r.deviceId, r.seq);
-    }
-    return { seqs };
-  }
-
   /** Undelivered envelopes of one device with seq > after, oldest first. */
-  queue(userId: string, deviceId: number, afterSeq: bigint, limit: number): Promise<EnvelopeRow[]> {
-    return this.prisma.message.findMany({
-      where: { recipientId: userId, recipientDeviceId: deviceId, status: 'sent', seq: { gt: afterSeq } },
-      orderBy: { seq: 'asc' },
-      take: limit,
-      select: envelopeSelect,
-    });
+  async queue(userId: string, deviceId: number, afterSeq: bigint, limit: number): Promise<EnvelopeRow[]> {
+    const rows = await this.sql.query<Omit<EnvelopeRow, 'seq'> & { seq: string }>('queue', QUEUE, [
+      userId,
+      deviceId,
+      afterSeq.toString(),
+      limit,
+    ]);
+    return rows.map((r) => ({ ...r, seq: BigInt(r.seq) }));
   }
 
   queueDepth(): Promise<number> {
     return this.prisma.message.count({ where: { status: 'sent' } });
-  }
-
-  /** Marks the device's own undelivered envelopes delivered; others' or unknown ids are ignored. */
-  async ack(userId: string, deviceId: number, ids: string[]): Promise<StatusChange[]> {
-    if (ids.length === 0) return [];
-    return this.prisma.$queryRaw<StatusChange[]>`
-      UPDATE messages SET status = 'delivered', delivered_at = now()
-      WHERE id = ANY(${ids}::uuid[]) AND recipient_id = ${userId}::uuid AND recipient_device_id = ${deviceId}
-        AND status = 'sent'
-      RETURNING id, sender_id AS "senderId", status::text AS status, timestamp`;
   }
 
   /** Moves the status forward only (enum order sent < delivered < read); null if not moved. */
