@@ -55,7 +55,7 @@ export class GroupCommit<T, R> {
   private async write(batch: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }>) {
     try {
       const results = await this.flush(batch.map((b) => b.item));
-      batch.forEach((b, i) => b.resolve(results[i] as R));
+      for (const [i, b] of batch.entries()) b.resolve(results[i] as R);
     } catch (e) {
       if (batch.length === 1) {
         batch[0]?.reject(e);
