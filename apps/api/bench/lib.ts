@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,37 +41,46 @@ export async function benchServer(env: Record<string, string> = {}, log?: Logger
  * server's event loop: figures then reflect the server, not the client.
  */
 export async function spawnBenchServer(env: Record<string, string> = {}) {
-  const { spawnServer } = await import('../test/helpers/process.js');
+  const { spawnServer, SOURCE_ARGS } = await import('../test/helpers/process.js');
+  // BENCH_PROFILE_DIR=dir: the server writes a V8 CPU profile there on exit (node --cpu-prof).
+  const profile = process.env.BENCH_PROFILE_DIR;
+  const args = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, ...SOURCE_ARGS] : SOURCE_ARGS;
   const dataDir = await mkdtemp(join(tmpdir(), 'st-bench-'));
   const huge = '100000000/1';
-  const proc = await spawnServer({
-    DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
-    REDIS_URL: process.env.BENCH_REDIS_URL ?? '',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    GRPC_PORT: '0',
-    LOG_LEVEL: 'info',
-    DATA_DIR: dataDir,
-    JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
-    ...Object.fromEntries(
-      [
-        'REGISTER_PHONE',
-        'REGISTER_IP',
-        'VERIFY_IP',
-        'LOGIN_ACCOUNT',
-        'LOGIN_IP',
-        'REFRESH_DEVICE',
-        'BUNDLE_REQUESTER',
-        'BUNDLE_TARGET',
-        'MESSAGES_USER',
-      ].map((n) => [`RATE_LIMIT_${n}`, huge]),
-    ),
-    MAX_DEVICES_PER_ACCOUNT: '100',
-    ...env,
-  });
+  const proc = await spawnServer(
+    {
+      DATABASE_URL: process.env.BENCH_DATABASE_URL ?? '',
+      REDIS_URL: process.env.BENCH_REDIS_URL ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      GRPC_PORT: '0',
+      LOG_LEVEL: 'info',
+      DATA_DIR: dataDir,
+      JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
+      ...Object.fromEntries(
+        [
+          'REGISTER_PHONE',
+          'REGISTER_IP',
+          'VERIFY_IP',
+          'LOGIN_ACCOUNT',
+          'LOGIN_IP',
+          'REFRESH_DEVICE',
+          'BUNDLE_REQUESTER',
+          'BUNDLE_TARGET',
+          'MESSAGES_USER',
+        ].map((n) => [`RATE_LIMIT_${n}`, huge]),
+      ),
+      MAX_DEVICES_PER_ACCOUNT: '100',
+      ...env,
+    },
+    45_000,
+    args,
+  );
   const backends = /"backends":\{"database":"(\w+)","redis":"(\w+)"/.exec(proc.output());
   return {
     url: proc.url,
+    /** CPU seconds (user + system) the server process has used so far, from /proc (Linux). */
+    cpuSeconds: () => processCpuSeconds(proc.proc.pid),
     backends: `${backends?.[1] ?? '?'} + ${backends?.[2] ?? '?'}`,
     async close() {
       proc.kill('SIGTERM');
@@ -106,4 +116,15 @@ export async function run(total: number, concurrency: number, task: (i: number) 
   );
   const secs = (performance.now() - t0) / 1000;
   return { opsPerS: total / secs, secs, ...summary(lat) };
+}
+
+/** utime + stime of a process in seconds (Linux /proc; NaN elsewhere). */
+export function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }

@@ -116,6 +116,8 @@ const body = (p: (typeof pairs)[number], n: number) => ({
 const deadline = Date.now() + MAX_SECONDS * 1000;
 
 t0 = performance.now();
+const cpu0 = servers.map((s) => s.cpuSeconds());
+const gen0 = process.cpuUsage();
 await Promise.all(
   pairs.map(async (p, i) => {
     let next = 0;
@@ -170,6 +172,8 @@ const total = PAIRS * MESSAGES;
 const waitEnd = Date.now() + 15_000;
 while (received < acceptedTotal && Date.now() < waitEnd) await new Promise((r) => setTimeout(r, 20));
 const secs = (performance.now() - t0) / 1000;
+const apiCpu = servers.reduce((sum, s, i) => sum + s.cpuSeconds() - (cpu0[i] as number), 0);
+const gen = process.cpuUsage(gen0);
 const sorted = latencies.sort((a, b) => a - b);
 const pct = (q: number) => percentile(sorted, q).toFixed(1);
 console.log(
@@ -179,6 +183,10 @@ console.log(
 console.log(
   `accepted ${acceptedTotal}, lost ${acceptedTotal - received}, failed sends ${failed}, not sent (time bound) ${total - acceptedTotal - failed}, ` +
     `duplicated ${duplicated}, out of order ${outOfOrder}`,
+);
+console.log(
+  `CPU: API ${apiCpu.toFixed(1)} s (${((apiCpu / received) * 1e6).toFixed(0)} µs per message, ` +
+    `${((100 * apiCpu) / secs).toFixed(0)}% of a core), load generator ${((gen.user + gen.system) / 1e6).toFixed(1)} s`,
 );
 for (const ws of [...senders, ...recipients]) ws.terminate();
 await Promise.all(servers.map((s) => s.close()));

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 const apiDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Sources through tsx, resolving workspace packages to their sources too (the dev condition). */
-const SOURCE_ARGS = ['--conditions=@snaptalker/source', '--import', 'tsx', 'src/main.ts'];
+export const SOURCE_ARGS = ['--conditions=@snaptalker/source', '--import', 'tsx', 'src/main.ts'];
 /** The production build, run the way `pnpm start` runs it: plain node, packages from their dist/. */
 export const COMPILED_ARGS = ['dist/main.js'];
 

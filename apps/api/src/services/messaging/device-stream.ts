@@ -18,6 +18,28 @@ const RESCAN_MS = 15_000;
 /** How long an acknowledged id is still recognised, so a read that raced the ack cannot resend it. */
 const RECENT_ACK_MS = 10_000;
 
+const RAW = Symbol('raw frame');
+const ENVELOPE_KEY = ',"envelope":';
+
+/** The message event of a pushed envelope, carrying its frame serialised once by the sending node. */
+export function messageEvent(envelope: Envelope, frame?: string): StreamEvent {
+  const event: StreamEvent & { [RAW]?: string } = { type: 'message', envelope };
+  if (frame !== undefined) event[RAW] = frame;
+  return event;
+}
+
+/** The ready-made JSON frame of an event, if it has one (transports that speak JSON send it as is). */
+export function rawFrame(event: StreamEvent): string | undefined {
+  return (event as { [RAW]?: string })[RAW];
+}
+
+/** `{"type":"message","envelope":…}` around an envelope's JSON. */
+export const messageFrame = (envelopeJson: string) => `{"type":"message"${ENVELOPE_KEY}${envelopeJson}}`;
+
+/** The broker message of a pushed envelope: `{"type":"envelope","seq":"…","envelope":…}`. */
+export const envelopePayload = (seq: bigint, envelopeJson: string) =>
+  `{"type":"envelope","seq":"${seq}"${ENVELOPE_KEY}${envelopeJson}}`;
+
 /** Envelope pushed by a node that just committed it (to a local stream, or inside a broker message). */
 export interface PushedEnvelope {
   type: 'envelope';
@@ -67,7 +89,7 @@ export class DeviceStream {
   private gen = 0;
   private end: StreamEnd | null = null;
   private pending: StreamEvent[] = [];
-  private inbox: Array<{ seq: bigint; envelope: Envelope }> = [];
+  private inbox: Array<{ seq: bigint; envelope: Envelope; frame?: string }> = [];
   /** A database read is due for envelopes after this seq (null: none due). */
   private readFrom: bigint | null = null;
   /** Envelopes sent on this stream and not yet acknowledged: id → seq. */
@@ -101,10 +123,18 @@ export class DeviceStream {
    * A committed envelope for this device. False if the stream has ended (the caller then routes it
    * through the broker, where a newer stream of the device may be listening).
    */
-  push(seq: bigint, envelope: Envelope): boolean {
+  push(seq: bigint, envelope: Envelope, frame?: string): boolean {
     if (this.end) return false;
     if (this.readFrom !== null || this.inbox.length >= MAX_INBOX) this.readAfter(seq - 1n);
-    else this.inbox.push({ seq, envelope });
+    else this.inbox.push({ seq, envelope, frame });
+    this.wakeUp?.();
+    return true;
+  }
+
+  /** A committed envelope too large to push: read it (and what follows) from the database. */
+  wake(seq: bigint): boolean {
+    if (this.end) return false;
+    this.readAfter(seq - 1n);
     this.wakeUp?.();
     return true;
   }
@@ -151,6 +181,7 @@ export class DeviceStream {
   }
 
   private onBus(payload: string): void {
+    if (this.end) return;
     let e: BusEvent;
     try {
       e = JSON.parse(payload) as BusEvent;
@@ -158,9 +189,12 @@ export class DeviceStream {
       return;
     }
     switch (e.type) {
-      case 'envelope':
-        this.push(BigInt(e.seq), e.envelope);
+      case 'envelope': {
+        // The frame is the payload's envelope JSON, re-wrapped: no second serialisation.
+        const at = payload.indexOf(ENVELOPE_KEY);
+        this.push(BigInt(e.seq), e.envelope, messageFrame(payload.slice(at + ENVELOPE_KEY.length, -1)));
         return;
+      }
       case 'wake':
         this.readAfter(BigInt(e.seq) - 1n);
         break;
@@ -263,7 +297,7 @@ export class DeviceStream {
         }
         const next = this.inbox.shift();
         if (next) {
-          if (this.claim(next.envelope.id, next.seq)) yield { type: 'message', envelope: next.envelope };
+          if (this.claim(next.envelope.id, next.seq)) yield messageEvent(next.envelope, next.frame);
           continue;
         }
         await new Promise<void>((resolve) => {

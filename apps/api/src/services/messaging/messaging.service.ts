@@ -18,7 +18,7 @@ import type {
 import type { Metrics } from '../../observability/metrics.js';
 import type { ConnectionBudget, Limits } from '../rate-limits.js';
 import { DeviceDirectory } from './device-directory.js';
-import { DeviceStream, type PushedEnvelope, type StatusBatch } from './device-stream.js';
+import { DeviceStream, envelopePayload, messageFrame, type StatusBatch } from './device-stream.js';
 import { GroupCommit } from './group-commit.js';
 import { decodeCursor, encodeCursor, toEnvelope } from './envelopes.js';
 import type {
@@ -174,9 +174,10 @@ export class MessagingService {
     this.d.metrics.messagesSent.inc(envelopes.length);
     // Stored first, then pushed: a stream that misses a push still finds the rows in its queue.
     await Promise.all(
-      envelopes.map((e) => {
+      envelopes.map((e, i) => {
         const row = stored.get(e.id) as { seq: bigint; timestamp: Date };
-        return this.deliver(e, row.seq, row.timestamp);
+        const m = input.messages[i];
+        return this.deliver(e, m?.content ?? null, m?.iv ?? null, row.seq, row.timestamp);
       }),
     );
     return reply;
@@ -194,7 +195,14 @@ export class MessagingService {
    * to it when it is on this node, else inside the broker message (large ones as a wake-up, read by
    * the stream from the database).
    */
-  private async deliver(e: NewEnvelope, seq: bigint, timestamp: Date): Promise<void> {
+  private async deliver(
+    e: NewEnvelope,
+    content: string | null,
+    iv: string | null,
+    seq: bigint,
+    timestamp: Date,
+  ): Promise<void> {
+    // The client's base64 as it came (the schema admits only standard, padded base64).
     const envelope: Envelope = {
       id: e.id,
       senderId: e.senderId,
@@ -202,22 +210,28 @@ export class MessagingService {
       recipientId: e.recipientId,
       recipientDeviceId: e.recipientDeviceId,
       type: e.type,
-      content: b64(e.content),
-      iv: b64(e.iv),
+      content,
+      iv,
       messageNumber: e.messageNumber,
       clientMessageId: e.clientMessageId,
       status: 'sent',
       serverTimestamp: timestamp.toISOString(),
     };
-    let taken = false;
-    for (const s of this.streams.get(`${e.recipientId}:${e.recipientDeviceId}`) ?? [])
-      taken = s.push(seq, envelope) || taken;
-    if (taken) return;
+    const local = this.streams.get(`${e.recipientId}:${e.recipientDeviceId}`) ?? [];
     const topic = deviceTopic(e.recipientId, e.recipientDeviceId);
     if ((e.content?.byteLength ?? 0) > MAX_PUSH_BYTES) {
+      // Large envelopes are read by the stream from the database rather than carried around.
+      let woken = false;
+      for (const s of local) woken = s.wake(seq) || woken;
+      if (woken) return;
       return this.publish(topic, { type: 'wake', seq: seq.toString() } satisfies WakeEvent);
     }
-    return this.publish(topic, { type: 'envelope', seq: seq.toString(), envelope } satisfies PushedEnvelope);
+    // Serialised once: the same JSON becomes the socket frame here or the broker message elsewhere.
+    const json = JSON.stringify(envelope);
+    let taken = false;
+    for (const s of local) taken = s.push(seq, envelope, messageFrame(json)) || taken;
+    if (taken) return;
+    return this.publishRaw(topic, envelopePayload(seq, json));
   }
 
   private async normalise(actor: Actor, raw: AnySendInput, fresh: boolean): Promise<SendInput> {
@@ -427,8 +441,12 @@ export class MessagingService {
     );
   }
 
-  private async publish(topic: string, event: object): Promise<void> {
-    await this.d.broker.publish(topic, JSON.stringify(event)).catch((err: unknown) => {
+  private publish(topic: string, event: object): Promise<void> {
+    return this.publishRaw(topic, JSON.stringify(event));
+  }
+
+  private async publishRaw(topic: string, payload: string): Promise<void> {
+    await this.d.broker.publish(topic, payload).catch((err: unknown) => {
       this.d.log.warn({ err: String(err), topic: topic.split(':')[0] }, 'broker publish failed');
     });
   }

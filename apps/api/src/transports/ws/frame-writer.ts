@@ -6,10 +6,10 @@ import type { WebSocket } from 'ws';
  * produced in one turn (a batch of pushed envelopes, the replies of one group commit) leave in one
  * write instead of one syscall each.
  */
-export function frameSender(socket: WebSocket): (frame: object) => void {
+export function frameSender(socket: WebSocket): { send: (frame: object) => void; sendRaw: (json: string) => void } {
   const raw = (socket as unknown as { _socket?: Socket })._socket;
   let corked = false;
-  return (frame) => {
+  const sendRaw = (json: string) => {
     if (socket.readyState !== socket.OPEN) return;
     if (raw && !corked && !raw.destroyed) {
       corked = true;
@@ -19,6 +19,7 @@ export function frameSender(socket: WebSocket): (frame: object) => void {
         raw.uncork();
       });
     }
-    socket.send(JSON.stringify(frame));
+    socket.send(json);
   };
+  return { send: (frame) => sendRaw(JSON.stringify(frame)), sendRaw };
 }

@@ -6,6 +6,7 @@ import { AppError, isAppError } from '../../domain/errors.js';
 import { parseOrThrow } from '../../domain/validation.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Services } from '../../services/index.js';
+import { rawFrame } from '../../services/messaging/device-stream.js';
 import { AckInput, AnySendInput } from '../../services/messaging/messaging.schemas.js';
 import { bearerToken } from '../rest/auth.js';
 import { frameSender } from './frame-writer.js';
@@ -109,43 +110,48 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
       const actor: Actor = req.actor;
       metrics.wsConnections.inc({ endpoint: 'messages' });
       const stopHeartbeat = keepAlive(socket, pingIntervalS);
-      const send = frameSender(socket);
+      const { send, sendRaw } = frameSender(socket);
       const streamReady = services.messaging.openStream(actor, { admitted: true });
 
       const budget = services.messaging.connectionBudget();
       let cutOff = false;
       socket.on('message', (data, isBinary) => {
-        void (async () => {
-          // Admission comes first and costs no parsing: a refused frame is nearly free, so a flood
-          // cannot buy CPU with frames the server then throws away.
-          if (cutOff) return;
-          const points = frameWeight(data);
-          const admitted = await budget.admit(points);
-          if (admitted !== 'ok') {
-            if (budget.exhausted) {
-              cutOff = true;
-              if (socket.readyState === socket.OPEN) socket.close(1008, 'too many frames');
-              return;
-            }
-            send(errorFrame(refusal(admitted), isBinary ? undefined : requestIdOf(data)));
+        // Admission comes first and costs no parsing: a refused frame is nearly free, so a flood
+        // cannot buy CPU with frames the server then throws away.
+        if (cutOff) return;
+        const points = frameWeight(data);
+        const admitted = budget.admit(points);
+        if (admitted !== 'ok') {
+          if (budget.exhausted) {
+            cutOff = true;
+            if (socket.readyState === socket.OPEN) socket.close(1008, 'too many frames');
             return;
           }
+          send(errorFrame(refusal(admitted), isBinary ? undefined : requestIdOf(data)));
+          return;
+        }
+        let frame: z.infer<typeof ClientFrame>;
+        try {
+          if (isBinary) throw new AppError('VALIDATION_FAILED', 'frames are JSON text');
+          let json: unknown;
           try {
-            let frame: z.infer<typeof ClientFrame>;
-            try {
-              if (isBinary) throw new AppError('VALIDATION_FAILED', 'frames are JSON text');
-              let json: unknown;
-              try {
-                json = JSON.parse(data.toString());
-              } catch {
-                throw new AppError('VALIDATION_FAILED', 'frame is not valid JSON');
-              }
-              frame = parseOrThrow(ClientFrame, json);
-            } catch (e) {
-              send(errorFrame(e));
-              return;
-            }
-            if (frame.type === 'ping') return send({ type: 'pong' });
+            json = JSON.parse(data.toString());
+          } catch {
+            throw new AppError('VALIDATION_FAILED', 'frame is not valid JSON');
+          }
+          frame = parseOrThrow(ClientFrame, json);
+        } catch (e) {
+          budget.done(points);
+          send(errorFrame(e));
+          return;
+        }
+        if (frame.type === 'ping') {
+          budget.done(points);
+          send({ type: 'pong' });
+          return;
+        }
+        void (async () => {
+          try {
             if (frame.type === 'ack') {
               try {
                 await services.messaging.ack(actor, frame.ids);
@@ -184,8 +190,11 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
           const stream = await streamReady;
           for await (const event of stream.events()) {
             if (socket.readyState !== socket.OPEN) break;
-            send(event);
-            await drained(socket);
+            // A pushed envelope comes with its frame already serialised (once, by the sending node).
+            const raw = rawFrame(event);
+            if (raw !== undefined) sendRaw(raw);
+            else send(event);
+            if (socket.bufferedAmount > HIGH_WATER_BYTES) await drained(socket);
           }
           const end = stream.ended;
           if (end && socket.readyState === socket.OPEN) socket.close(end.closeCode, end.reason);
