@@ -39,6 +39,12 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30, 300],
       registers: [registry],
     }),
+    streamQueueReads: new Counter({
+      name: 'message_stream_queue_reads_total',
+      help: 'Queue reads by live streams: on connect, when pushes could not be held or were handed off, on rescan',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     sendBatchSize: new Histogram({
       name: 'message_send_batch_size',
       help: 'Sends stored per group-commit statement',

@@ -67,6 +67,8 @@ export interface DeviceStreamDeps {
   /** A number that grows with every stream opened for this device, on any node (a shared counter). */
   nextGeneration: (actor: Actor) => Promise<number>;
   lowKeys: (actor: Actor) => Promise<StreamEvent | null>;
+  /** Counts queue reads by reason (live delivery should need none). */
+  onRead?: (reason: 'connect' | 'catch-up' | 'rescan') => void;
 }
 
 /**
@@ -276,6 +278,7 @@ export class DeviceStream {
   async *events(): AsyncGenerator<StreamEvent> {
     try {
       let cursor = 0n;
+      this.d.onRead?.('connect');
       yield* this.drain(cursor, (c) => (cursor = c));
       if (this.end) return;
       yield { type: 'queue.empty' };
@@ -292,6 +295,7 @@ export class DeviceStream {
             this.readAfter(0n);
           }
           this.readFrom = null;
+          this.d.onRead?.(rescan ? 'rescan' : 'catch-up');
           yield* this.drain(from, (c) => (cursor = c > cursor ? c : cursor));
           continue;
         }

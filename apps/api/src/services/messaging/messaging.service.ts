@@ -315,6 +315,7 @@ export class MessagingService {
       repo: this.d.repo,
       broker: this.d.broker,
       lowKeys: this.d.lowKeysOnConnect,
+      onRead: (reason) => this.d.metrics.streamQueueReads.inc({ reason }),
       nextGeneration: (a) => this.d.kv.incr(`stream-gen:${a.userId}:${a.deviceId}`, STREAM_GEN_TTL_MS),
     });
     const key = `${actor.userId}:${actor.deviceId}`;
