@@ -96,6 +96,8 @@ export const envSchema = z.object({
   WS_PING_INTERVAL_S: intFrom(30, 1, 3600),
   SHUTDOWN_TIMEOUT_MS: intFrom(10_000, 100, 120_000),
   READY_CHECK_TIMEOUT_MS: intFrom(2_000, 100, 30_000),
+  /** How long a node trusts a device's token version / ban state; revocations reach every node at once. */
+  AUTH_CACHE_MS: intFrom(5_000, 0, 60_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

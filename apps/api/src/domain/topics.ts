@@ -9,3 +9,6 @@ export type SessionEvent =
 
 /** Broadcast with a userId as payload when that user's registered devices change (cache invalidation). */
 export const DEVICES_CHANGED_TOPIC = 'devices-changed';
+
+/** Broadcast with a userId as payload when a session of that user ends or its ban state changes. */
+export const SESSIONS_CHANGED_TOPIC = 'sessions-changed';

@@ -76,6 +76,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     lowKeysOnConnect: (actor) => keys.lowKeysOnConnect(actor),
   });
   await messaging.start();
+  await accounts.start();
   // Registering, reinstalling or unlinking a device changes who a send must cover.
   devicesChanged = (userId) => messaging.devices.changed(userId);
   new Gauge({

@@ -300,6 +300,8 @@ describe('push delivery across API processes', () => {
             LOG_LEVEL: 'info',
             RATE_LIMIT_WS_FRAMES: '100000/1',
             WS_MAX_INFLIGHT_POINTS: '1000',
+            // Long enough that only the broadcast can explain a prompt refusal (test below).
+            AUTH_CACHE_MS: '60000',
           }),
         );
         procs.push(p);
@@ -334,4 +336,20 @@ describe('push delivery across API processes', () => {
     bobWs.close();
     aliceWs.close();
   }, 120_000);
+
+  it('auth states are cached per node, yet a logout on node A is refused on node B at once', async () => {
+    const [a, b] = procs as [ServerProcess, ServerProcess];
+    const user = await createUser(client(a.url), otp);
+    // Warm node B's cache for this device, then end the session on node A.
+    expect((await client(b.url).get('/me', { token: user.accessToken })).status).toBe(200);
+    expect((await client(a.url).post('/auth/logout', {}, { token: user.accessToken })).status).toBe(204);
+    let status = 0;
+    for (let i = 0; i < 50; i++) {
+      status = (await client(b.url).get('/me', { token: user.accessToken })).status;
+      if (status === 401) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Only the broadcast can explain this: node B would trust its cache for 60 s.
+    expect(status).toBe(401);
+  });
 });

@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
 import type { Actor, Origin } from '../../domain/actor.js';
 import { AppError } from '../../domain/errors.js';
-import { deviceTopic, type SessionEvent } from '../../domain/topics.js';
-import type { AccountsRepo, Tx } from '../../infra/db/repos/accounts.repo.js';
+import { deviceTopic, SESSIONS_CHANGED_TOPIC, type SessionEvent } from '../../domain/topics.js';
+import type { AccountsRepo, DeviceAuthState, Tx } from '../../infra/db/repos/accounts.repo.js';
 import type { Broker } from '../../infra/broker/broker.js';
 import type { SmsSender } from '../../infra/sms/sms-sender.js';
 import type { Limits } from '../rate-limits.js';
@@ -39,6 +39,9 @@ export interface AccountsDeps {
 
 export class AccountsService {
   private readonly rules;
+  /** Per-node cache of device auth states (see authState). */
+  private readonly authCache = new Map<string, { state: DeviceAuthState; at: number }>();
+  private authEpoch = 0;
 
   constructor(private readonly d: AccountsDeps) {
     const c = d.config;
@@ -155,15 +158,51 @@ export class AccountsService {
     return { userId, deviceId, accessToken, refreshToken: token, expiresIn: this.d.tokens.accessTtlS };
   }
 
+  /**
+   * Every node hears when a session ends (logout, unlink, ban): the cached device states drop at
+   * once, so a revoked token is refused on the next call everywhere, not after the cache's TTL.
+   */
+  async start(): Promise<void> {
+    await this.d.broker.subscribe(SESSIONS_CHANGED_TOPIC, (userId) => this.dropAuthState(userId));
+  }
+
+  private dropAuthState(userId: string): void {
+    this.authEpoch++;
+    for (const key of this.authCache.keys()) if (key.startsWith(`${userId}:`)) this.authCache.delete(key);
+  }
+
+  /** The device's token version / ban state, cached for AUTH_CACHE_MS (0 = always read). */
+  private async authState(userId: string, deviceId: number) {
+    const key = `${userId}:${deviceId}`;
+    const ttl = this.d.config.AUTH_CACHE_MS;
+    const hit = this.authCache.get(key);
+    if (hit && Date.now() - hit.at < ttl) return hit.state;
+    const epoch = this.authEpoch;
+    const state = await this.d.repo.deviceAuthState(userId, deviceId);
+    if (ttl > 0 && state && epoch === this.authEpoch) {
+      if (this.authCache.size >= 100_000) this.authCache.clear();
+      this.authCache.set(key, { state, at: Date.now() });
+    }
+    return state;
+  }
+
+  private async sessionsChanged(userId: string): Promise<void> {
+    this.dropAuthState(userId);
+    await this.d.broker.publish(SESSIONS_CHANGED_TOPIC, userId).catch((err: unknown) => {
+      this.d.log.warn({ err: String(err) }, 'could not publish a session change; other nodes catch up by TTL');
+    });
+  }
+
   /** Bearer token → caller, or the contract's 401/403. Every transport authenticates through here. */
   async authenticate(token: string | undefined): Promise<Actor> {
     if (!token) throw new AppError('UNAUTHORIZED', 'missing access token');
     const claims = await this.d.tokens.verifyAccess(token);
-    const state = await this.d.repo.deviceAuthState(claims.userId, claims.deviceId);
+    const state = await this.authState(claims.userId, claims.deviceId);
     if (!state || state.tokenVersion !== claims.version) throw new AppError('UNAUTHORIZED', 'session ended');
     if (state.banned) throw new AppError('BANNED', 'this account is banned');
     const staleBefore = new Date(Date.now() - LAST_SEEN_RESOLUTION_MS);
     if (state.lastSeenAt < staleBefore) {
+      state.lastSeenAt = new Date();
       this.d.repo.touchDevice(claims.userId, claims.deviceId, staleBefore).catch(() => {});
     }
     return { userId: claims.userId, deviceId: claims.deviceId };
@@ -174,6 +213,7 @@ export class AccountsService {
       await this.d.repo.revokeDeviceRefreshTokens(actor.userId, actor.deviceId, tx);
       await this.d.repo.bumpTokenVersion(actor.userId, actor.deviceId, tx);
     });
+    await this.sessionsChanged(actor.userId);
     await this.publishSession(actor.userId, actor.deviceId, {
       type: 'session.revoked',
       closeCode: 4401,
@@ -204,6 +244,7 @@ export class AccountsService {
     }
     if (!(await this.d.repo.deleteDevice(actor.userId, deviceId)))
       throw new AppError('NOT_FOUND', `no device ${deviceId}`);
+    await this.sessionsChanged(actor.userId);
     await this.d.devicesChanged(actor.userId);
     await this.publishSession(actor.userId, deviceId, {
       type: 'session.revoked',
@@ -216,6 +257,7 @@ export class AccountsService {
   async setBanned(userId: string, banned: boolean, adminId: string | null = null): Promise<void> {
     const devices = await this.d.repo.setBanned(userId, banned, adminId);
     if (!devices) throw new AppError('NOT_FOUND', 'no such user');
+    await this.sessionsChanged(userId);
     if (!banned) return;
     for (const deviceId of devices) {
       await this.publishSession(userId, deviceId, {
