@@ -7,6 +7,7 @@
 //   BENCH_DATABASE_URL / BENCH_REDIS_URL  PostgreSQL + Redis (else the embedded default)
 //   BENCH_PAIRS (50)  BENCH_MESSAGES (2000 per pair)  BENCH_IN_FLIGHT (20 per pair)
 //   BENCH_PAYLOAD (200 bytes)  BENCH_TRANSPORT (ws|rest)  BENCH_NODES (1 API process; clients spread)
+//   BENCH_CROSS (1: senders on another process than their recipients; 0: the same)
 //   BENCH_MAX_SECONDS (120: a bound on the whole load loop)
 import WebSocket from 'ws';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
@@ -21,6 +22,9 @@ const PAYLOAD = Number(process.env.BENCH_PAYLOAD ?? 200);
 const TRANSPORT = (process.env.BENCH_TRANSPORT ?? 'ws') as 'ws' | 'rest';
 const NODES = Number(process.env.BENCH_NODES ?? 1);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 120);
+// With several processes: 1 = a pair's sender on the next process (every message crosses processes),
+// 0 = on its recipient's process (pushes stay local, as when a balancer keeps a conversation together).
+const CROSS = Number(process.env.BENCH_CROSS ?? 1);
 
 const otp = await new OtpWebhook().start();
 const huge = '100000000/1';
@@ -102,7 +106,7 @@ recipients.forEach((ws, i) => {
   });
 });
 const senders =
-  TRANSPORT === 'ws' ? await Promise.all(pairs.map((p, i) => open(urlOf(i + 1), p.from.u.accessToken))) : [];
+  TRANSPORT === 'ws' ? await Promise.all(pairs.map((p, i) => open(urlOf(i + CROSS), p.from.u.accessToken))) : [];
 console.log(
   `${PAIRS} pairs × ${MESSAGES} messages, ${IN_FLIGHT} in flight per pair, ${PAYLOAD}-byte payloads, ` +
     `${TRANSPORT} sends, ${NODES} API process(es) on ${servers[0]!.backends}`,
@@ -144,7 +148,7 @@ await Promise.all(
           ws.send(JSON.stringify({ type: 'send', requestId, ...body(p, n) }));
         });
     } else {
-      const url = `${urlOf(i + 1)}/api/v1/messages/send`;
+      const url = `${urlOf(i + CROSS)}/api/v1/messages/send`;
       const headers = { authorization: `Bearer ${p.from.u.accessToken}`, 'content-type': 'application/json' };
       sendOne = async (n) => {
         const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body(p, n)) });

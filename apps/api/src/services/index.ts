@@ -57,7 +57,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
   });
   const keys = new KeysService({
     config,
-    repo: new KeysRepo(infra.db.prisma),
+    repo: new KeysRepo(infra.db.prisma, infra.db.sql),
     kv: infra.kv,
     broker: infra.broker,
     limits,

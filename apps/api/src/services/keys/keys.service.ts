@@ -141,15 +141,16 @@ export class KeysService {
   async bundle(actor: Actor, userId: string, deviceId?: number): Promise<Bundle> {
     await this.d.limits.consume(this.rules.requester, actor.userId);
     await this.d.limits.consume(this.rules.target, `${actor.userId}:${userId}`);
-    const source = await this.d.repo.bundleSource(userId, deviceId);
+    const watermark = this.d.config.PREKEY_LOW_WATERMARK;
+    // One statement: identity, devices, signed prekeys and the claims of every device.
+    const source = await this.d.repo.claimBundle(userId, deviceId, watermark + 1);
     if (!source?.identity) throw new AppError('NOT_FOUND', 'no keys for this user');
     if (source.devices.length === 0)
       throw new AppError('NOT_FOUND', deviceId ? `no keys for device ${deviceId}` : 'no keys for this user');
 
-    const watermark = this.d.config.PREKEY_LOW_WATERMARK;
     const out: DeviceBundle[] = [];
     for (const dev of source.devices) {
-      const { preKey, kyber, unusedBefore } = await this.d.repo.claimBundleKeys(userId, dev.deviceId, watermark + 1);
+      const { preKey, kyber, unusedBefore } = dev;
       out.push({
         deviceId: dev.deviceId,
         registrationId: dev.registrationId,

@@ -54,8 +54,6 @@ export interface WakeEvent {
 const STREAM_GEN_TTL_MS = 30 * 86_400_000;
 
 const bytes = (b64: string | null | undefined) => (b64 == null ? null : new Uint8Array(Buffer.from(b64, 'base64')));
-const b64 = (b: Uint8Array | null) =>
-  b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Envelopes larger than this travel as a wake-up (the stream reads them), not inside the broker message. */
 const MAX_PUSH_BYTES = 64 * 1024;

@@ -1,4 +1,5 @@
 import type { PrismaClient } from '@snaptalker/db';
+import type { Sql } from '../sql.js';
 import type { Tx } from './accounts.repo.js';
 
 type Bytes = Uint8Array<ArrayBuffer>;
@@ -24,8 +25,111 @@ export interface ClaimableDevice {
 }
 
 /** One-time EC prekeys, one-time Kyber prekeys, last-resort Kyber keys and signed prekeys. */
+const CLAIM_BUNDLE = `
+  WITH d AS (
+    SELECT d.device_id, d.registration_id, s.signed_prekey_id, s.signed_prekey_public, s.signed_prekey_signature
+    FROM devices d JOIN signed_prekeys s ON s.user_id = d.user_id AND s.device_id = d.device_id
+    WHERE d.user_id = $1::uuid AND d.registration_id IS NOT NULL AND ($2::int IS NULL OR d.device_id = $2::int)
+  ), ec AS (
+    UPDATE prekeys SET is_used = true
+    WHERE id = ANY(ARRAY(
+      SELECT (SELECT p.id FROM prekeys p
+              WHERE p.user_id = $1::uuid AND p.device_id = d.device_id AND p.kind = 'ec' AND p.is_used = false
+              LIMIT 1 FOR UPDATE SKIP LOCKED)
+      FROM d))
+    RETURNING device_id, prekey_id, public_key
+  ), ky AS (
+    UPDATE prekeys SET is_used = true
+    WHERE id = ANY(ARRAY(
+      SELECT (SELECT p.id FROM prekeys p
+              WHERE p.user_id = $1::uuid AND p.device_id = d.device_id AND p.kind = 'kyber' AND p.is_used = false
+              LIMIT 1 FOR UPDATE SKIP LOCKED)
+      FROM d))
+    RETURNING device_id, prekey_id, public_key, signature
+  )
+  SELECT u.identity_key_public AS identity, d.device_id AS "deviceId", d.registration_id AS "registrationId",
+         d.signed_prekey_id AS "spkId", d.signed_prekey_public AS "spkKey", d.signed_prekey_signature AS "spkSig",
+         ec.prekey_id AS "ecId", ec.public_key AS "ecKey",
+         ky.prekey_id AS "kyId", ky.public_key AS "kyKey", ky.signature AS "kySig",
+         lr.prekey_id AS "lrId", lr.public_key AS "lrKey", lr.signature AS "lrSig",
+         un.n AS unused
+  FROM users u
+  LEFT JOIN d ON true
+  LEFT JOIN ec ON ec.device_id = d.device_id
+  LEFT JOIN ky ON ky.device_id = d.device_id
+  LEFT JOIN LATERAL (
+    SELECT prekey_id, public_key, signature FROM prekeys
+    WHERE user_id = $1::uuid AND device_id = d.device_id AND kind = 'kyber_last_resort' LIMIT 1) lr ON true
+  LEFT JOIN LATERAL (
+    SELECT count(*)::int AS n FROM (
+      SELECT 1 FROM prekeys
+      WHERE user_id = $1::uuid AND device_id = d.device_id AND kind = 'ec' AND is_used = false
+      LIMIT $3::int) s) un ON true
+  WHERE u.id = $1::uuid
+  ORDER BY d.device_id`;
+
 export class KeysRepo {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly sql?: Sql,
+  ) {}
+
+  /**
+   * A whole bundle in ONE prepared statement: the identity, every serving device with its signed
+   * prekey, and per device a claimed one-time EC key and a claimed one-time Kyber key (each picked
+   * with FOR UPDATE SKIP LOCKED, so no two callers ever get the same key), the last-resort key, and
+   * the count of unused EC keys up to `cap` (in the statement's snapshot, i.e. before this claim).
+   * Null when the user does not exist.
+   */
+  async claimBundle(
+    userId: string,
+    deviceId: number | undefined,
+    cap: number,
+  ): Promise<{
+    identity: Bytes | null;
+    devices: Array<ClaimableDevice & { preKey: StoredKey | null; kyber: StoredKey | null; unusedBefore: number }>;
+  } | null> {
+    if (!this.sql) throw new Error('claimBundle needs the SQL runner');
+    const rows = await this.sql.query<{
+      identity: Bytes | null;
+      deviceId: number | null;
+      registrationId: number | null;
+      spkId: number | null;
+      spkKey: Bytes | null;
+      spkSig: Bytes | null;
+      ecId: number | null;
+      ecKey: Bytes | null;
+      kyId: number | null;
+      kyKey: Bytes | null;
+      kySig: Bytes | null;
+      lrId: number | null;
+      lrKey: Bytes | null;
+      lrSig: Bytes | null;
+      unused: number | null;
+    }>('claim_bundle', CLAIM_BUNDLE, [userId, deviceId ?? null, cap]);
+    const first = rows[0];
+    if (!first) return null;
+    const devices = rows.flatMap((r) => {
+      if (r.deviceId === null || r.registrationId === null || r.spkId === null || !r.spkKey || !r.spkSig) return [];
+      const kyber =
+        r.kyId !== null && r.kyKey && r.kySig
+          ? { keyId: r.kyId, publicKey: r.kyKey, signature: r.kySig }
+          : r.lrId !== null && r.lrKey && r.lrSig
+            ? { keyId: r.lrId, publicKey: r.lrKey, signature: r.lrSig }
+            : null;
+      return [
+        {
+          deviceId: r.deviceId,
+          registrationId: r.registrationId,
+          signedPreKey: { keyId: r.spkId, publicKey: r.spkKey, signature: r.spkSig },
+          preKey: r.ecId !== null && r.ecKey ? { keyId: r.ecId, publicKey: r.ecKey } : null,
+          kyber,
+          unusedBefore: r.unused ?? 0,
+        },
+      ];
+    });
+    return { identity: first.identity, devices };
+  }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.prisma.$transaction(fn);
@@ -125,105 +229,6 @@ export class KeysRepo {
     });
     const n = (k: string) => rows.find((r) => r.kind === k)?._count._all ?? 0;
     return { ec: n('ec'), kyber: n('kyber') };
-  }
-
-  /** The account identity and the devices that can serve a bundle, in one round trip. */
-  async bundleSource(
-    userId: string,
-    deviceId?: number,
-  ): Promise<{ identity: Bytes | null; devices: ClaimableDevice[] } | null> {
-    const rows = await this.prisma.$queryRaw<
-      Array<{
-        identity: Bytes | null;
-        deviceId: number | null;
-        registrationId: number | null;
-        keyId: number | null;
-        publicKey: Bytes | null;
-        signature: Bytes | null;
-      }>
-    >`
-      SELECT u.identity_key_public AS identity, d.device_id AS "deviceId", d.registration_id AS "registrationId",
-             s.signed_prekey_id AS "keyId", s.signed_prekey_public AS "publicKey", s.signed_prekey_signature AS signature
-      FROM users u
-      LEFT JOIN devices d ON d.user_id = u.id AND d.registration_id IS NOT NULL
-        AND (${deviceId ?? null}::int IS NULL OR d.device_id = ${deviceId ?? null}::int)
-      LEFT JOIN signed_prekeys s ON s.user_id = d.user_id AND s.device_id = d.device_id
-      WHERE u.id = ${userId}::uuid
-      ORDER BY d.device_id`;
-    const first = rows[0];
-    if (!first) return null;
-    const devices = rows.flatMap((r) =>
-      r.deviceId !== null && r.registrationId !== null && r.keyId !== null && r.publicKey && r.signature
-        ? [
-            {
-              deviceId: r.deviceId,
-              registrationId: r.registrationId,
-              signedPreKey: { keyId: r.keyId, publicKey: r.publicKey, signature: r.signature },
-            },
-          ]
-        : [],
-    );
-    return { identity: first.identity, devices };
-  }
-
-  /**
-   * One statement per device: claims a one-time EC key and a one-time Kyber key (each with
-   * FOR UPDATE SKIP LOCKED, so no two callers ever get the same key), reads the last-resort key,
-   * and counts unused EC keys up to `cap` (in the statement's snapshot, i.e. before this claim).
-   */
-  async claimBundleKeys(
-    userId: string,
-    deviceId: number,
-    cap: number,
-  ): Promise<{ preKey: StoredKey | null; kyber: StoredKey | null; unusedBefore: number }> {
-    const rows = await this.prisma.$queryRaw<
-      Array<{
-        ecId: number | null;
-        ecKey: Bytes | null;
-        kyId: number | null;
-        kyKey: Bytes | null;
-        kySig: Bytes | null;
-        lrId: number | null;
-        lrKey: Bytes | null;
-        lrSig: Bytes | null;
-        unused: number;
-      }>
-    >`
-      WITH ec AS (
-        UPDATE prekeys SET is_used = true
-        WHERE id = (SELECT id FROM prekeys
-                    WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'ec' AND is_used = false
-                    LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING prekey_id, public_key
-      ), ky AS (
-        UPDATE prekeys SET is_used = true
-        WHERE id = (SELECT id FROM prekeys
-                    WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'kyber' AND is_used = false
-                    LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING prekey_id, public_key, signature
-      ), lr AS (
-        SELECT prekey_id, public_key, signature FROM prekeys
-        WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'kyber_last_resort' LIMIT 1
-      ), unused AS (
-        SELECT count(*)::int AS n FROM (
-          SELECT 1 FROM prekeys
-          WHERE user_id = ${userId}::uuid AND device_id = ${deviceId} AND kind = 'ec' AND is_used = false
-          LIMIT ${cap}) s
-      )
-      SELECT ec.prekey_id AS "ecId", ec.public_key AS "ecKey", ky.prekey_id AS "kyId", ky.public_key AS "kyKey",
-             ky.signature AS "kySig", lr.prekey_id AS "lrId", lr.public_key AS "lrKey", lr.signature AS "lrSig",
-             unused.n AS unused
-      FROM unused LEFT JOIN ec ON true LEFT JOIN ky ON true LEFT JOIN lr ON true`;
-    const r = rows[0];
-    if (!r) return { preKey: null, kyber: null, unusedBefore: 0 };
-    const preKey = r.ecId !== null && r.ecKey ? { keyId: r.ecId, publicKey: r.ecKey } : null;
-    const kyber =
-      r.kyId !== null && r.kyKey && r.kySig
-        ? { keyId: r.kyId, publicKey: r.kyKey, signature: r.kySig }
-        : r.lrId !== null && r.lrKey && r.lrSig
-          ? { keyId: r.lrId, publicKey: r.lrKey, signature: r.lrSig }
-          : null;
-    return { preKey, kyber, unusedBefore: r.unused };
   }
 
   /** Marks one of the device's own EC prekeys used; false when the device never had that key id. */
