@@ -1,6 +1,6 @@
 import { Metadata, type StatusObject, status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { AppError, type ErrorCode, isAppError } from '../../domain/errors.js';
+import { AppError, asAppError, type ErrorCode, isAppError } from '../../domain/errors.js';
 import type { StreamEnd } from '../../services/messaging/messaging.schemas.js';
 
 /** The one gRPC mapping of the contract's codes (documented in packages/proto/README.md). */
@@ -48,7 +48,7 @@ const asciiJson = (v: unknown) =>
  * RATE_LIMITED, `retry-after` in seconds. Unexpected errors are logged and say nothing more.
  */
 export function toStatus(err: unknown, log: Logger): StatusObject {
-  const e = isAppError(err) ? err : new AppError('INTERNAL', 'internal error');
+  const e = asAppError(err);
   // UNAVAILABLE is left out: it is a dependency's or the server's state (health says so), and a
   // shutdown would log one line per live stream.
   if (!isAppError(err)) log.error({ err }, 'grpc call failed');

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError, errorBody, isAppError } from '../../domain/errors.js';
+import { AppError, asAppError, errorBody, isAppError, isDependencyOutage } from '../../domain/errors.js';
 
 /** Maps anything thrown in a route to the contract's error body; 5xx reveal nothing. */
 export function toAppError(err: unknown): AppError {
@@ -44,7 +44,7 @@ export function toAppError(err: unknown): AppError {
   }
   if (fe.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE', 'request body is too large');
   if (fe.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', 'request body must be application/json');
-  return new AppError('INTERNAL', 'internal error');
+  return asAppError(err);
 }
 
 export function sendError(reply: FastifyReply, e: AppError): FastifyReply {
@@ -72,8 +72,10 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   const e = toAppError(err);
   // A service's own 503 (a dependency down) was already logged where it happened; only the
   // unexpected gets an error line with its stack.
-  if (e.status >= 500 && !isAppError(err)) req.log.error({ err }, 'request failed');
-  else if (e.status >= 500) req.log.warn({ code: e.code, reason: e.message }, 'request failed');
+  if (e.status >= 500 && !isAppError(err)) {
+    if (isDependencyOutage(err)) req.log.warn({ err: String(err) }, 'request failed: dependency unavailable');
+    else req.log.error({ err }, 'request failed');
+  } else if (e.status >= 500) req.log.warn({ code: e.code, reason: e.message }, 'request failed');
   return sendError(reply, e);
 }
 

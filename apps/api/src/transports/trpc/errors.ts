@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
-import { type AppError, type ErrorCode, isAppError } from '../../domain/errors.js';
+import { type AppError, type ErrorCode, isAppError, isDependencyOutage } from '../../domain/errors.js';
 import { validationError } from '../../domain/validation.js';
 
 const trpcCode: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
@@ -48,5 +48,6 @@ export function contractError(error: TRPCError): {
   if (error.code === 'NOT_FOUND') return { code: 'NOT_FOUND', details: {} };
   if (error.code === 'PAYLOAD_TOO_LARGE') return { code: 'PAYLOAD_TOO_LARGE', details: {} };
   if (error.code === 'METHOD_NOT_SUPPORTED') return { code: 'VALIDATION_FAILED', details: {} };
+  if (isDependencyOutage(cause)) return { code: 'UNAVAILABLE', details: {} };
   return { code: 'INTERNAL', details: {} };
 }

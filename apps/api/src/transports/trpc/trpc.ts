@@ -2,7 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
 import { WebSocket } from 'ws';
 import type { Actor } from '../../domain/actor.js';
-import { isAppError } from '../../domain/errors.js';
+import { asAppError, isAppError, isDependencyOutage } from '../../domain/errors.js';
 import type { Services } from '../../services/index.js';
 import { bearerToken } from '../rest/auth.js';
 import { contractError, toTrpcError } from './errors.js';
@@ -41,6 +41,8 @@ const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok && isAppError(result.error.cause))
     return { ...result, error: toTrpcError(result.error.cause) } as typeof result;
+  if (!result.ok && isDependencyOutage(result.error.cause))
+    return { ...result, error: toTrpcError(asAppError(result.error.cause)) } as typeof result;
   return result;
 });
 
@@ -54,7 +56,7 @@ export const deviceProcedure = publicProcedure.use(async ({ ctx, next }) => {
     if (ctx.socket) authenticatedSockets.add(ctx.socket);
     return next({ ctx: { ...ctx, actor } });
   } catch (e) {
-    if (isAppError(e)) throw toTrpcError(e);
+    if (isAppError(e) || isDependencyOutage(e)) throw toTrpcError(asAppError(e));
     throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error' });
   }
 });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Actor } from '../../domain/actor.js';
-import { AppError, isAppError } from '../../domain/errors.js';
+import { AppError, asAppError, isAppError, isDependencyOutage } from '../../domain/errors.js';
 import { parseOrThrow } from '../../domain/validation.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Services } from '../../services/index.js';
@@ -69,7 +69,7 @@ function admitStreamUpgrade(services: Services) {
 }
 
 export function errorFrame(e: unknown, reqId?: string) {
-  const err = isAppError(e) ? e : new AppError('INTERNAL', 'internal error');
+  const err = asAppError(e);
   return {
     type: 'error',
     code: err.code,
@@ -156,7 +156,7 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
               try {
                 await services.messaging.ack(actor, frame.ids);
               } catch (e) {
-                if (!isAppError(e)) req.log.error({ err: e }, 'ws ack failed');
+                if (!isAppError(e) && !isDependencyOutage(e)) req.log.error({ err: e }, 'ws ack failed');
                 send(errorFrame(e));
               }
               return;
@@ -166,7 +166,7 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
               const reply = await services.messaging.send(actor, parseOrThrow(AnySendInput, body));
               send({ type: 'send.result', requestId: rid, ...reply });
             } catch (e) {
-              if (!isAppError(e)) req.log.error({ err: e }, 'ws send failed');
+              if (!isAppError(e) && !isDependencyOutage(e)) req.log.error({ err: e }, 'ws send failed');
               send(errorFrame(e, rid));
             }
           } finally {
