@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningServer } from '../../src/server.js';
 import { client, createUser, type TestUser } from '../helpers/api.js';
 import { OtpWebhook } from '../helpers/otp-webhook.js';
 import { startOwnPostgres, startOwnRedis } from '../helpers/own-services.js';
 import { startTestServer } from '../helpers/server.js';
 import { SignalDevice } from '../helpers/signal-client.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -190,4 +191,72 @@ describe('faults under load (own PostgreSQL and Redis)', () => {
     // Limits work again (Redis-backed): the rate limiter answers.
     expect((await fetch(`${server.url}/ready`)).status).toBe(200);
   }, 120_000);
+});
+
+describe('network cut to PostgreSQL longer than the pool timeouts (test-owned proxy)', () => {
+  let proxy: TcpProxy;
+  let otp: OtpWebhook;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    const db = new URL(inject('databaseUrl'));
+    proxy = await new TcpProxy(db.hostname, Number(db.port || 5432)).start();
+    db.host = `127.0.0.1:${proxy.port}`;
+    otp = await new OtpWebhook().start();
+    server = await startTestServer({
+      DATABASE_URL: db.toString(),
+      OTP_WEBHOOK_URL: otp.url,
+      READY_CHECK_TIMEOUT_MS: '500',
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close().catch(() => {});
+    await proxy?.stop();
+    await otp?.stop();
+  });
+
+  it('sends answer 503 (not 500) and /ready 503 during a 5 s cut; both recover by themselves', async () => {
+    const api = client(server.url);
+    const alice = await createUser(api, otp);
+    const bob = await createUser(api, otp);
+    const d = await SignalDevice.create({ userId: bob.userId, deviceId: 1 });
+    expect(
+      (
+        await api.post('/keys/upload', await d.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), {
+          token: bob.accessToken,
+        })
+      ).status,
+    ).toBe(200);
+    const send = () =>
+      api.post(
+        '/messages/send',
+        {
+          recipientId: bob.userId,
+          messages: [{ deviceId: 1, registrationId: d.registrationId, type: 'message', content: blob('x') }],
+        },
+        { token: alice.accessToken },
+      );
+    expect((await send()).status).toBe(200);
+    proxy.cut();
+    const statuses: number[] = [];
+    const readies: number[] = [];
+    const cutEnds = Date.now() + 5_000;
+    while (Date.now() < cutEnds) {
+      const [s, r] = await Promise.all([send(), fetch(`${server.url}/ready`)]);
+      statuses.push(s.status);
+      readies.push(r.status);
+      await sleep(200);
+    }
+    proxy.restore();
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 503)).toBe(true);
+    expect(readies).toContain(503);
+    let ok = 0;
+    for (let i = 0; i < 100 && ok !== 200; i++) {
+      ok = (await send()).status;
+      if (ok !== 200) await sleep(200);
+    }
+    expect(ok).toBe(200);
+    expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+  }, 90_000);
 });
