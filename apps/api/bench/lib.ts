@@ -79,6 +79,7 @@ export async function spawnBenchServer(env: Record<string, string> = {}) {
   const backends = /"backends":\{"database":"(\w+)","redis":"(\w+)"/.exec(proc.output());
   return {
     url: proc.url,
+    pid: proc.proc.pid,
     /** CPU seconds (user + system) the server process has used so far, from /proc (Linux). */
     cpuSeconds: () => processCpuSeconds(proc.proc.pid),
     backends: `${backends?.[1] ?? '?'} + ${backends?.[2] ?? '?'}`,
