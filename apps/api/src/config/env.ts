@@ -79,6 +79,8 @@ export const envSchema = z.object({
   RATE_LIMIT_STREAM_OPEN_DEVICE: limit('20/60'),
   // Per WebSocket: frame points being processed at once; more are refused with an error frame.
   WS_MAX_INFLIGHT_POINTS: intFrom(32, 1, 10_000),
+  /** Open WebSockets per client IP on one node (every socket endpoint together). */
+  WS_MAX_CONNECTIONS_PER_IP: intFrom(500, 1, 1_000_000),
   // Unauthenticated WebSockets (tRPC's connectionParams) are closed after this long.
   WS_AUTH_TIMEOUT_MS: intFrom(10_000, 100, 600_000),
   // HTTP: whole request (headers + body) must arrive within REQUEST_TIMEOUT_MS, headers within

@@ -14,13 +14,15 @@ import { KeysService } from './keys/keys.service.js';
 import { KeysRepo } from '../infra/db/repos/keys.repo.js';
 import { MessagesRepo } from '../infra/db/repos/messages.repo.js';
 import { MessagingService } from './messaging/messaging.service.js';
-import { Limits } from './rate-limits.js';
+import { ConnectionCap, Limits } from './rate-limits.js';
 
 export interface Services {
   ops: OpsService;
   accounts: AccountsService;
   keys: KeysService;
   messaging: MessagingService;
+  /** Open WebSockets per client IP on this node, shared by every socket endpoint. */
+  connections: ConnectionCap;
 }
 
 export interface ServiceDeps {
@@ -87,5 +89,11 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       this.set(await messagesRepo.queueDepth().catch(() => 0));
     },
   });
-  return { ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS), accounts, keys, messaging };
+  return {
+    ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS),
+    accounts,
+    keys,
+    messaging,
+    connections: new ConnectionCap(config.WS_MAX_CONNECTIONS_PER_IP),
+  };
 }

@@ -167,3 +167,28 @@ export class ConnectionBudget {
     return why;
   }
 }
+
+/**
+ * Open connections per key (a client IP) on this node. A socket is a resource held for hours, not
+ * a request, so it is bounded by what is open now rather than by a rate; every node enforces its
+ * own share (a balancer spreads one address over nodes, so the total is nodes × cap at most).
+ */
+export class ConnectionCap {
+  private readonly open = new Map<string, number>();
+
+  constructor(readonly max: number) {}
+
+  /** Takes a slot for `key`, or refuses (false) when it already holds `max`. */
+  take(key: string): boolean {
+    const n = this.open.get(key) ?? 0;
+    if (n >= this.max) return false;
+    this.open.set(key, n + 1);
+    return true;
+  }
+
+  release(key: string): void {
+    const n = (this.open.get(key) ?? 1) - 1;
+    if (n <= 0) this.open.delete(key);
+    else this.open.set(key, n);
+  }
+}

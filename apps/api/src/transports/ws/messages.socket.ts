@@ -65,6 +65,10 @@ function admitStreamUpgrade(services: Services) {
   return async (req: FastifyRequest) => {
     await authenticate(req);
     await services.messaging.admitStream(req.actor);
+    // Last, so a refused upgrade holds no slot; the handler releases it when the socket closes.
+    if (!services.connections.take(req.ip)) {
+      throw new AppError('RATE_LIMITED', 'too many open connections from this address', { retryAfter: 10 }, 10);
+    }
   };
 }
 
@@ -176,6 +180,7 @@ export function messagesSocket(services: Services, metrics: Metrics, pingInterva
       });
 
       socket.on('close', () => {
+        services.connections.release(req.ip);
         stopHeartbeat();
         void budget.release();
         metrics.wsConnections.dec({ endpoint: 'messages' });
