@@ -50,7 +50,14 @@ describe('reconnect storm', () => {
   it(`${SOCKETS} sockets drop at once and all resubscribe: none loses its queued envelope; /health stays fast`, async () => {
     const api = client(server.url);
     const users = await pool(Array.from({ length: SOCKETS }), 16, async () => {
-      const user = await createUser(api, otp);
+      // Random test phone numbers collide among thousands of users: draw again on a 409.
+      let user: TestUser | undefined;
+      for (let attempt = 0; !user; attempt++) {
+        user = await createUser(api, otp).catch((e: unknown) => {
+          if (attempt < 5 && String(e).includes('409')) return undefined;
+          throw e;
+        });
+      }
       const d = await SignalDevice.create({ userId: user.userId, deviceId: 1 });
       const r = await api.post('/keys/upload', await d.generateKeys({ preKeys: 1, kyberPreKeys: 1 }), {
         token: user.accessToken,
