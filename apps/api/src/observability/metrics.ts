@@ -39,6 +39,17 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30, 300],
       registers: [registry],
     }),
+    attachmentUploads: new Counter({
+      name: 'attachment_uploads_total',
+      help: 'Attachment uploads by outcome (complete, size_mismatch, missing, too_large, quota_exceeded, abandoned)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    attachmentBytesUploaded: new Counter({
+      name: 'attachment_uploaded_bytes_total',
+      help: 'Bytes of completed attachment uploads',
+      registers: [registry],
+    }),
     deliveryLatency: new Histogram({
       name: 'message_delivery_latency_seconds',
       help: 'Time from send accepted to recipient acknowledgement',

@@ -15,12 +15,15 @@ import { KeysRepo } from '../infra/db/repos/keys.repo.js';
 import { MessagesRepo } from '../infra/db/repos/messages.repo.js';
 import { MessagingService } from './messaging/messaging.service.js';
 import { Limits } from './rate-limits.js';
+import { AttachmentsRepo } from '../infra/db/repos/attachments.repo.js';
+import { AttachmentsService } from './attachments/attachments.service.js';
 
 export interface Services {
   ops: OpsService;
   accounts: AccountsService;
   keys: KeysService;
   messaging: MessagingService;
+  attachments: AttachmentsService;
 }
 
 export interface ServiceDeps {
@@ -80,5 +83,23 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       this.set(await messagesRepo.queueDepth().catch(() => 0));
     },
   });
-  return { ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS), accounts, keys, messaging };
+  const attachmentsRepo = new AttachmentsRepo(infra.db.prisma);
+  const attachments = new AttachmentsService({
+    config,
+    repo: attachmentsRepo,
+    blobs: infra.blobs,
+    urls: infra.blobUrls,
+    limits,
+    metrics: deps.metrics,
+    log,
+  });
+  new Gauge({
+    name: 'attachment_stored_bytes',
+    help: 'Bytes of completed attachments held in storage (read at scrape time)',
+    registers: [deps.metrics.registry],
+    async collect() {
+      this.set(await attachmentsRepo.storedBytes().catch(() => 0));
+    },
+  });
+  return { ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS), accounts, keys, messaging, attachments };
 }
