@@ -1,23 +1,28 @@
--- The attachments table of the init migration was never written to: its columns are replaced, no data moves.
--- CreateEnum
-CREATE TYPE "attachment_state" AS ENUM ('pending', 'complete', 'deleted');
+-- The attachments table of the init migration was never written to: it is replaced (dropped and
+-- created again, so its column order matches schema.prisma), no data moves.
 
--- DropForeignKey
-ALTER TABLE "attachments" DROP CONSTRAINT "attachments_owner_id_fkey";
-
--- DropIndex
-DROP INDEX "attachments_owner_id_idx";
-
--- AlterTable
-ALTER TABLE "attachments" DROP COLUMN "object_key",
-DROP COLUMN "owner_id",
-DROP COLUMN "status",
-ADD COLUMN     "completed_at" TIMESTAMPTZ(3),
-ADD COLUMN     "state" "attachment_state" NOT NULL DEFAULT 'pending',
-ADD COLUMN     "uploader_id" UUID NOT NULL;
+-- DropTable
+DROP TABLE "attachments";
 
 -- DropEnum
 DROP TYPE "attachment_status";
+
+-- CreateEnum
+CREATE TYPE "attachment_state" AS ENUM ('pending', 'complete', 'deleted');
+
+-- CreateTable
+CREATE TABLE "attachments" (
+    "id" VARCHAR(64) NOT NULL,
+    "uploader_id" UUID NOT NULL,
+    "size" BIGINT NOT NULL,
+    "content_type" VARCHAR(255) NOT NULL,
+    "state" "attachment_state" NOT NULL DEFAULT 'pending',
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "completed_at" TIMESTAMPTZ(3),
+    "expires_at" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "attachments_pkey" PRIMARY KEY ("id")
+);
 
 -- CreateIndex
 CREATE INDEX "attachments_uploader_id_created_at_idx" ON "attachments"("uploader_id", "created_at");
