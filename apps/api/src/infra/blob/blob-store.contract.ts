@@ -185,9 +185,9 @@ export function describeBlobStore(label: string, make: () => Promise<BlobStoreSu
     it('putStream stores a stream of exactly maxBytes and reports its size', async () => {
       const key = randomKey();
       const data = randomBytes(1024 * 1024 + 17);
-      expect(await store.putStream(key, chunked(data), { maxBytes: data.length, contentType: 'application/x-s' })).toEqual(
-        { size: data.length, contentType: 'application/x-s' },
-      );
+      expect(
+        await store.putStream(key, chunked(data), { maxBytes: data.length, contentType: 'application/x-s' }),
+      ).toEqual({ size: data.length, contentType: 'application/x-s' });
       expect(Buffer.from((await store.get(key)) as Uint8Array).equals(data)).toBe(true);
       expect(await store.stat(key)).toEqual({ size: data.length, contentType: 'application/x-s' });
     });

@@ -44,11 +44,7 @@ export class DiskBlobStore implements BlobStore {
     await this.commit(tmp, p, contentType);
   }
 
-  async putStream(
-    key: string,
-    source: Readable,
-    opts: { maxBytes: number; contentType?: string },
-  ): Promise<BlobInfo> {
+  async putStream(key: string, source: Readable, opts: { maxBytes: number; contentType?: string }): Promise<BlobInfo> {
     const p = this.path(key);
     const contentType = opts.contentType ?? 'application/octet-stream';
     await mkdir(dirname(p), { recursive: true });

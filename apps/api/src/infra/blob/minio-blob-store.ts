@@ -41,11 +41,7 @@ export class MinioBlobStore implements BlobStore {
     await this.client.putObject(this.bucket, key, Buffer.from(data), data.byteLength, { 'Content-Type': contentType });
   }
 
-  async putStream(
-    key: string,
-    source: Readable,
-    opts: { maxBytes: number; contentType?: string },
-  ): Promise<BlobInfo> {
+  async putStream(key: string, source: Readable, opts: { maxBytes: number; contentType?: string }): Promise<BlobInfo> {
     assertBlobKey(key);
     await this.ensureBucket();
     const contentType = opts.contentType ?? 'application/octet-stream';

@@ -8,7 +8,10 @@ export const attachmentId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be an 
 const contentType = z
   .string()
   .max(255)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?:\s*;[\x20-\x7e]*)?$/, 'must be a MIME type');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?:\s*;[\x20-\x7e]*)?$/,
+    'must be a MIME type',
+  );
 
 export const CreateAttachmentInput = z.strictObject({
   size: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
