@@ -22,16 +22,18 @@ describe.each(attachmentBackends())('attachments on $name', (backend) => {
   beforeAll(async () => {
     otp = await new OtpWebhook().start();
     await backend.start();
-    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url, ...backend.env() });
+    // A connection busy when the server closes lingers until its keep-alive timeout: keep that short
+    // here, so closing never waits the default 65 s on a loaded machine.
+    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url, HTTP_KEEPALIVE_TIMEOUT_MS: '2000', ...backend.env() });
     api = client(server.url);
     alice = await createUser(api, otp);
     bob = await createUser(api, otp);
-  }, 120_000);
+  }, 360_000);
   afterAll(async () => {
     await server?.close();
     await otp?.stop();
     await backend.stop();
-  }, 60_000);
+  }, 150_000);
 
   const download = (url: string, headers: Record<string, string> = {}) => fetch(absolute(server.url, url), { headers });
 

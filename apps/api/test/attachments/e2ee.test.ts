@@ -23,14 +23,16 @@ describe.each(attachmentBackends())('SDK attachments, end to end encrypted, on $
   beforeAll(async () => {
     otp = await new OtpWebhook().start();
     await backend.start();
-    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url, ...backend.env() });
-  }, 120_000);
+    // A connection busy when the server closes lingers until its keep-alive timeout: keep that short
+    // here, so closing never waits the default 65 s on a loaded machine.
+    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url, HTTP_KEEPALIVE_TIMEOUT_MS: '2000', ...backend.env() });
+  }, 360_000);
   afterAll(async () => {
     for (const c of clients) c.close();
     await server?.close();
     await otp?.stop();
     await backend.stop();
-  }, 60_000);
+  }, 150_000);
 
   async function account(): Promise<SnapTalkerClient> {
     const c = await SnapTalkerClient.register({
