@@ -72,6 +72,16 @@ export async function startServer(
     );
   }, config.RETENTION_INTERVAL_S * 1000);
   retention.unref();
+  // Attachment cleanup on the same interval; claims are SKIP LOCKED, so nodes never collide.
+  const attachmentCleanup = setInterval(() => {
+    services.attachments.cleanup().then(
+      (r) => (r.abandoned || r.expired) && log.info(r, 'attachment cleanup deleted objects'),
+      (e: unknown) => log.warn({ err: String(e) }, 'attachment cleanup failed'),
+    );
+  }, config.RETENTION_INTERVAL_S * 1000);
+  attachmentCleanup.unref();
+  // The bucket is created at start when missing (and again on first use if storage was down).
+  infra.blobs.ping().catch((e: unknown) => log.warn({ err: String(e) }, 'storage not reachable at start'));
 
   let closing: Promise<void> | undefined;
   return {
@@ -92,6 +102,7 @@ export async function startServer(
       // Stop accepting, close sockets (1001), let in-flight requests finish, then release pools.
       closing ??= (async () => {
         clearInterval(retention);
+        clearInterval(attachmentCleanup);
         await Promise.all([http.close(), grpc.close()]);
         await infra.close();
       })();

@@ -1,6 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { IdentityKeyPair } from '@signalapp/libsignal-client';
 import WebSocketImpl from 'ws';
+import {
+  type AttachmentPointer,
+  decodeAttachmentMessage,
+  decryptAttachment,
+  encodeAttachmentMessage,
+  encryptAttachment,
+  pointerFor,
+} from './attachments.js';
 import { type KeyValueStore, MemoryKeyValueStore } from './kv.js';
 import { SignalDevice } from './protocol/device.js';
 import type { BundleJson } from './protocol/wire.js';
@@ -9,7 +17,10 @@ import { createTransport, errorCode, errorDetails, type Transport } from './tran
 export interface ReceivedMessage {
   id: string;
   from: { userId: string; deviceId: number };
+  /** The text ('' for an attachment message). */
   text: string;
+  /** Set for an attachment message: pass it to `downloadAttachment`. */
+  attachment?: AttachmentPointer;
   /** Size of the ciphertext the server stored, in bytes. */
   ciphertextBytes: number;
   serverTimestamp: string;
@@ -211,6 +222,40 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
     }
   }
 
+  /**
+   * Encrypts `bytes` on this machine (AES-256-CBC + HMAC-SHA256, see attachments.ts), uploads the
+   * ciphertext, completes it, and sends the recipient an E2EE message carrying the pointer (id, key,
+   * digest, size, content type). The server stores only ciphertext and never sees the key.
+   */
+  async sendAttachment(toUserId: string, bytes: Uint8Array, contentType = 'application/octet-stream') {
+    const encrypted = encryptAttachment(bytes);
+    const created = await this.api.attachments.create.mutate({ size: encrypted.blob.byteLength, contentType });
+    const put = await fetch(this.resolve(created.uploadUrl), {
+      method: created.uploadMethod,
+      headers: created.uploadHeaders,
+      body: encrypted.blob,
+    });
+    if (!put.ok) throw new Error(`attachment upload failed: HTTP ${put.status}`);
+    await put.arrayBuffer();
+    await this.api.attachments.complete.mutate({ id: created.attachmentId });
+    const pointer = pointerFor(created.attachmentId, encrypted, bytes.byteLength, contentType);
+    const sent = await this.send(toUserId, encodeAttachmentMessage(pointer));
+    return { ...sent, attachment: pointer };
+  }
+
+  /** Downloads a received attachment, checks its digest and MAC, and returns the plaintext. */
+  async downloadAttachment(pointer: AttachmentPointer): Promise<Uint8Array> {
+    const info = await this.api.attachments.get.query({ id: pointer.attachmentId });
+    const res = await fetch(this.resolve(info.downloadUrl));
+    if (!res.ok) throw new Error(`attachment download failed: HTTP ${res.status}`);
+    return decryptAttachment(new Uint8Array(await res.arrayBuffer()), pointer);
+  }
+
+  /** The disk backend hands out paths on the API (without PUBLIC_URL); S3 URLs are absolute. */
+  private resolve(url: string): string {
+    return new URL(url, this.opts.url).toString();
+  }
+
   /** Subscribes to the live stream: messages are decrypted, emitted and acknowledged. */
   connect(): void {
     if (this.subscription) return;
@@ -234,11 +279,13 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
         content: string | null;
         serverTimestamp: string;
       };
-      const text = await this.device.decrypt(env.senderId, env.senderDeviceId, env);
+      const plaintext = await this.device.decrypt(env.senderId, env.senderDeviceId, env);
+      const attachment = decodeAttachmentMessage(plaintext);
       this.emit('message', {
         id: env.id,
         from: { userId: env.senderId, deviceId: env.senderDeviceId },
-        text,
+        text: attachment ? '' : plaintext,
+        ...(attachment ? { attachment } : {}),
         ciphertextBytes: Buffer.from(env.content ?? '', 'base64').length,
         serverTimestamp: env.serverTimestamp,
       });

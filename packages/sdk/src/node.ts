@@ -8,4 +8,12 @@ export {
   SnapTalkerClient,
 } from './client.js';
 export { FileKeyValueStore } from './file-store.js';
+export {
+  type AttachmentPointer,
+  AttachmentIntegrityError,
+  decryptAttachment,
+  type EncryptedAttachment,
+  encryptAttachment,
+  paddedSize,
+} from './attachments.js';
 export * from './protocol/index.js';

@@ -50,6 +50,19 @@ export const envSchema = z.object({
   S3_BUCKET: z.string().default('snaptalker-attachments'),
   S3_REGION: z.string().default('us-east-1'),
 
+  // The origin clients reach this API at (e.g. https://chat.example.com): the disk backend's signed
+  // attachment URLs are absolute with it, and paths to resolve against the API's URL without it.
+  PUBLIC_URL: optionalUrl,
+
+  ATTACHMENT_MAX_BYTES: intFrom(100 * 1024 * 1024, 1, 5 * 1024 ** 3),
+  // Declared bytes of the uploads a user created in the last 24 hours (rolling).
+  ATTACHMENT_QUOTA_BYTES_PER_DAY: intFrom(1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+  ATTACHMENT_UPLOAD_TTL_S: intFrom(3600, 60, 7 * 86_400),
+  ATTACHMENT_TTL_DAYS: intFrom(30, 1, 3650),
+  // Lifetime of signed upload and download URLs; the contract allows at most 15 minutes.
+  ATTACHMENT_URL_TTL_S: intFrom(900, 1, 900),
+  RATE_LIMIT_ATTACHMENTS_USER: limit('300/3600'),
+
   OTP_WEBHOOK_URL: optionalUrl,
   OTP_WEBHOOK_TIMEOUT_MS: intFrom(5_000, 100, 60_000),
 

@@ -16,6 +16,8 @@ export const errorStatus = {
   STALE_DEVICES: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  // Only a download's Range header outside the blob (attachments' blob route).
+  RANGE_NOT_SATISFIABLE: 416,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,

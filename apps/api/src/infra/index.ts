@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Client as MinioClient } from 'minio';
@@ -6,6 +7,8 @@ import type { Config } from '../config/index.js';
 import type { BlobStore } from './blob/blob-store.js';
 import { DiskBlobStore } from './blob/disk-blob-store.js';
 import { MinioBlobStore } from './blob/minio-blob-store.js';
+import { BlobUrlSigner } from './blob/url-signer.js';
+import { loadOrCreateSecret } from './secrets.js';
 import type { Broker } from './broker/broker.js';
 import { MemoryBroker } from './broker/memory-broker.js';
 import { RedisBroker } from './broker/redis-broker.js';
@@ -25,6 +28,8 @@ export interface Infra {
   kv: Kv;
   limiter: RateLimiter;
   blobs: BlobStore;
+  /** Signs the API-served blob URLs of the disk backend; null with S3 (it presigns itself). */
+  blobUrls: BlobUrlSigner | null;
   sms: SmsSender;
   /** Redis answers (when configured); null in memory mode. */
   pingRedis: (() => Promise<void>) | null;
@@ -46,6 +51,9 @@ export async function redisClient(url: string, log: Logger, name: string): Promi
   r.on('error', (err) => log.warn({ err: err.message, conn: name }, 'redis error'));
   return r;
 }
+
+/** The disk backend's blob route for an object key (`attachments/<id>`, see services/attachments). */
+const blobPathForKey = (key: string) => `/api/v1/attachments/${key.split('/').at(-1)}/blob`;
 
 /** Picks one implementation per interface from the config; nothing else decides backends. */
 export async function buildInfra(config: Config, log: Logger): Promise<Infra> {
@@ -73,9 +81,17 @@ export async function buildInfra(config: Config, log: Logger): Promise<Infra> {
     limiter = new FlexibleRateLimiter('memory');
   }
 
-  const blobs: BlobStore = config.S3_ENDPOINT
-    ? new MinioBlobStore(await minioClient(config), config.S3_BUCKET, config.S3_REGION)
-    : new DiskBlobStore(join(config.dataDir, 'blobs'));
+  let blobs: BlobStore;
+  let blobUrls: BlobUrlSigner | null = null;
+  if (config.S3_ENDPOINT) {
+    blobs = new MinioBlobStore(await minioClient(config), config.S3_BUCKET, config.S3_REGION);
+  } else {
+    // Signed with a key derived from JWT_SECRET, so every node that shares it accepts the others' URLs.
+    const jwtSecret = await loadOrCreateSecret(config.JWT_SECRET, config.dataDir, 'jwt');
+    const key = createHmac('sha256', jwtSecret).update('snaptalker attachment urls v1').digest();
+    blobUrls = new BlobUrlSigner(key, blobPathForKey, config.PUBLIC_URL);
+    blobs = new DiskBlobStore(join(config.dataDir, 'blobs'), blobUrls);
+  }
 
   const sms: SmsSender = config.OTP_WEBHOOK_URL
     ? new WebhookSmsSender(config.OTP_WEBHOOK_URL, config.OTP_WEBHOOK_TIMEOUT_MS, log)
@@ -87,6 +103,7 @@ export async function buildInfra(config: Config, log: Logger): Promise<Infra> {
     kv,
     limiter,
     blobs,
+    blobUrls,
     sms,
     pingRedis: redis ? async () => void (await redis.ping()) : null,
     async close() {

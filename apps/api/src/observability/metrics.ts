@@ -51,6 +51,17 @@ export function createMetrics() {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 512],
       registers: [registry],
     }),
+    attachmentUploads: new Counter({
+      name: 'attachment_uploads_total',
+      help: 'Attachment uploads by outcome (complete, size_mismatch, missing, too_large, quota_exceeded, abandoned)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    attachmentBytesUploaded: new Counter({
+      name: 'attachment_uploaded_bytes_total',
+      help: 'Bytes of completed attachment uploads',
+      registers: [registry],
+    }),
     deliveryLatency: new Histogram({
       name: 'message_delivery_latency_seconds',
       help: 'Time from send accepted to recipient acknowledgement',

@@ -15,6 +15,8 @@ import { KeysRepo } from '../infra/db/repos/keys.repo.js';
 import { MessagesRepo } from '../infra/db/repos/messages.repo.js';
 import { MessagingService } from './messaging/messaging.service.js';
 import { ConnectionCap, Limits } from './rate-limits.js';
+import { AttachmentsRepo } from '../infra/db/repos/attachments.repo.js';
+import { AttachmentsService } from './attachments/attachments.service.js';
 
 export interface Services {
   ops: OpsService;
@@ -23,6 +25,7 @@ export interface Services {
   messaging: MessagingService;
   /** Open WebSockets per client IP on this node, shared by every socket endpoint. */
   connections: ConnectionCap;
+  attachments: AttachmentsService;
 }
 
 export interface ServiceDeps {
@@ -89,11 +92,30 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       this.set(await messagesRepo.queueDepth().catch(() => 0));
     },
   });
+  const attachmentsRepo = new AttachmentsRepo(infra.db.prisma);
+  const attachments = new AttachmentsService({
+    config,
+    repo: attachmentsRepo,
+    blobs: infra.blobs,
+    urls: infra.blobUrls,
+    limits,
+    metrics: deps.metrics,
+    log,
+  });
+  new Gauge({
+    name: 'attachment_stored_bytes',
+    help: 'Bytes of completed attachments held in storage (read at scrape time)',
+    registers: [deps.metrics.registry],
+    async collect() {
+      this.set(await attachmentsRepo.storedBytes().catch(() => 0));
+    },
+  });
   return {
     ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS),
     accounts,
     keys,
     messaging,
+    attachments,
     connections: new ConnectionCap(config.WS_MAX_CONNECTIONS_PER_IP),
   };
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { describeBlobStore } from '../../src/infra/blob/blob-store.contract.js';
 import { DiskBlobStore } from '../../src/infra/blob/disk-blob-store.js';
 import { MinioBlobStore } from '../../src/infra/blob/minio-blob-store.js';
+import { BlobUrlSigner } from '../../src/infra/blob/url-signer.js';
 
 /** s3rver ships no type declarations; the part used here. */
 interface S3rverServer {
@@ -25,7 +26,7 @@ const S3rver = createRequire(import.meta.url)('s3rver') as new (opts: {
 describeBlobStore('DiskBlobStore', async () => {
   const root = await mkdtemp(join(tmpdir(), 'st-blob-contract-'));
   return {
-    impl: new DiskBlobStore(join(root, 'blobs')),
+    impl: new DiskBlobStore(join(root, 'blobs'), new BlobUrlSigner(randomBytes(32), (k) => `/blob/${k}`, undefined)),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
 });

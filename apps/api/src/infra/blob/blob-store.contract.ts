@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BlobStore } from './blob-store.js';
+import { type BlobStore, BlobTooLargeError } from './blob-store.js';
 
 export interface BlobStoreSubject {
   impl: BlobStore;
@@ -8,6 +9,24 @@ export interface BlobStoreSubject {
 }
 
 const randomKey = () => `contract/${randomUUID()}`;
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A source of `data` in 64 KiB chunks that fails after `failAfter` bytes, if given (a client cut off). */
+function chunked(data: Buffer, failAfter?: number): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let i = 0; i < data.length; i += 64 * 1024) {
+        if (failAfter !== undefined && i >= failAfter) throw new Error('connection reset');
+        yield data.subarray(i, i + 64 * 1024);
+      }
+    })(),
+  );
+}
 
 /** The behaviour every BlobStore must show; the disk and MinIO stores both run it. */
 export function describeBlobStore(label: string, make: () => Promise<BlobStoreSubject>): void {
@@ -132,6 +151,10 @@ export function describeBlobStore(label: string, make: () => Promise<BlobStoreSu
       await expect(store.get(key)).rejects.toThrow(/invalid blob key/);
       await expect(store.stat(key)).rejects.toThrow(/invalid blob key/);
       await expect(store.delete(key)).rejects.toThrow(/invalid blob key/);
+      await expect(store.getStream(key)).rejects.toThrow(/invalid blob key/);
+      await expect(store.putStream(key, Readable.from([Buffer.from('x')]), { maxBytes: 10 })).rejects.toThrow(
+        /invalid blob key/,
+      );
     });
 
     it('overwrite replaces content, size and content type', async () => {
@@ -157,6 +180,68 @@ export function describeBlobStore(label: string, make: () => Promise<BlobStoreSu
       await Promise.all(versions.map((v) => store.put(key, v)));
       const got = Buffer.from((await store.get(key)) as Uint8Array);
       expect(versions.some((v) => got.equals(Buffer.from(v)))).toBe(true);
+    });
+
+    it('putStream stores a stream of exactly maxBytes and reports its size', async () => {
+      const key = randomKey();
+      const data = randomBytes(1024 * 1024 + 17);
+      expect(
+        await store.putStream(key, chunked(data), { maxBytes: data.length, contentType: 'application/x-s' }),
+      ).toEqual({ size: data.length, contentType: 'application/x-s' });
+      expect(Buffer.from((await store.get(key)) as Uint8Array).equals(data)).toBe(true);
+      expect(await store.stat(key)).toEqual({ size: data.length, contentType: 'application/x-s' });
+    });
+
+    it('putStream beyond maxBytes rejects with BlobTooLargeError and stores nothing', async () => {
+      const key = randomKey();
+      const data = randomBytes(300 * 1024);
+      await expect(store.putStream(key, chunked(data), { maxBytes: data.length - 1 })).rejects.toBeInstanceOf(
+        BlobTooLargeError,
+      );
+      expect(await store.stat(key)).toBeNull();
+    });
+
+    it('a putStream whose source fails stores nothing and keeps the previous blob', async () => {
+      const key = randomKey();
+      await store.put(key, new Uint8Array([1, 2, 3]), 'text/plain');
+      await expect(
+        store.putStream(key, chunked(randomBytes(512 * 1024), 200 * 1024), { maxBytes: 1024 * 1024 }),
+      ).rejects.toThrow(/connection reset/);
+      expect(await store.stat(key)).toEqual({ size: 3, contentType: 'text/plain' });
+      const fresh = randomKey();
+      await expect(
+        store.putStream(fresh, chunked(randomBytes(512 * 1024), 200 * 1024), { maxBytes: 1024 * 1024 }),
+      ).rejects.toThrow(/connection reset/);
+      expect(await store.stat(fresh)).toBeNull();
+    });
+
+    it('getStream reads the whole blob, or an inclusive byte range of it', async () => {
+      const key = randomKey();
+      const data = randomBytes(200 * 1024);
+      await store.put(key, data, 'application/x-r');
+      const all = await store.getStream(key);
+      expect(all).toMatchObject({ size: data.length, contentType: 'application/x-r' });
+      expect((await readAll((all as { stream: Readable }).stream)).equals(data)).toBe(true);
+      const part = await store.getStream(key, { start: 1000, end: 70_000 });
+      expect(part?.size).toBe(data.length);
+      expect((await readAll((part as { stream: Readable }).stream)).equals(data.subarray(1000, 70_001))).toBe(true);
+      const last = await store.getStream(key, { start: data.length - 1, end: data.length - 1 });
+      expect(Array.from(await readAll((last as { stream: Readable }).stream))).toEqual([data[data.length - 1]]);
+      await expect(store.getStream(key, { start: data.length, end: data.length })).rejects.toBeInstanceOf(RangeError);
+      expect(await store.getStream(randomKey())).toBeNull();
+    });
+
+    it('presigned PUT and GET URLs carry an expiry in the future', async () => {
+      const key = randomKey();
+      const put = await store.presignPut(key, { contentType: 'application/octet-stream', expiresInS: 900 });
+      const get = await store.presignGet(key, { expiresInS: 60 });
+      for (const p of [put, get]) {
+        expect(p.url).toMatch(/^(https?:\/\/|\/)/);
+        expect(p.expiresAt.getTime()).toBeGreaterThan(Date.now());
+      }
+      expect(put.expiresAt.getTime() - Date.now()).toBeLessThanOrEqual(900_000);
+      expect(put.url).not.toBe(get.url);
+      await expect(store.presignPut('../x', { contentType: 'x/y', expiresInS: 1 })).rejects.toThrow(/invalid blob key/);
     });
 
     it('ping resolves', async () => {

@@ -1,15 +1,55 @@
+import type { Readable } from 'node:stream';
+
 export interface BlobInfo {
   size: number;
   contentType: string;
+}
+
+/** An HTTP request a client makes itself, straight to storage (S3) or to the API's blob route (disk). */
+export interface PresignedRequest {
+  /** Absolute for S3; for disk absolute when PUBLIC_URL is set, else a path to resolve against the API's URL. */
+  url: string;
+  headers: Record<string, string>;
+  expiresAt: Date;
+}
+
+/** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface BlobReadStream extends BlobInfo {
+  /** The bytes of the range asked for (else all of them); `size` is the whole blob's. */
+  stream: Readable;
+}
+
+/** A streamed put that would store more than its `maxBytes`; nothing is stored. */
+export class BlobTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`blob is larger than ${maxBytes} bytes`);
+    this.name = 'BlobTooLargeError';
+  }
 }
 
 /** Opaque (already encrypted) blobs by key: MinIO/S3, or the local disk in the embedded default. */
 export interface BlobStore {
   readonly backend: 's3' | 'disk';
   put(key: string, data: Uint8Array, contentType?: string): Promise<void>;
+  /**
+   * Stores a stream without holding it in memory. All or nothing: a source that fails (a client cut
+   * off) or passes `maxBytes` (BlobTooLargeError) leaves no blob and keeps an existing one as it was.
+   */
+  putStream(key: string, source: Readable, opts: { maxBytes: number; contentType?: string }): Promise<BlobInfo>;
   get(key: string): Promise<Uint8Array | null>;
+  /** The blob (or an inclusive byte range of it, which must lie inside it) as a stream; null if missing. */
+  getStream(key: string, range?: ByteRange): Promise<BlobReadStream | null>;
   stat(key: string): Promise<BlobInfo | null>;
   delete(key: string): Promise<void>;
+  /** A time-limited PUT of exactly this object (`uploadHeaders` must be sent with it). */
+  presignPut(key: string, opts: { contentType: string; expiresInS: number }): Promise<PresignedRequest>;
+  /** A time-limited GET of the object (it honours `Range`). */
+  presignGet(key: string, opts: { expiresInS: number }): Promise<PresignedRequest>;
   ping(): Promise<void>;
 }
 

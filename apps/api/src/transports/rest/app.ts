@@ -19,6 +19,7 @@ import { type AppRouter, appRouter } from '../trpc/root.js';
 import { contextFactory } from '../trpc/trpc.js';
 import { httpServerFactory } from '../tls.js';
 import { messagesSocket } from '../ws/messages.socket.js';
+import { attachmentBlobRoutes, attachmentsRoutes } from './attachments.routes.js';
 import { keysRoutes } from './keys.routes.js';
 import { messagesRoutes } from './messages.routes.js';
 import { openapi } from './openapi.js';
@@ -185,12 +186,15 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       await api.register(publicAccountRoutes(services));
       // WebSockets authenticate in their own upgrade hook (header or ?token=).
       await api.register(messagesSocket(services, metrics, deps.config.WS_PING_INTERVAL_S));
+      // Signed URLs authorise the disk backend's blob transfers; a bearer token is not asked for.
+      await api.register(attachmentBlobRoutes(services, deps.config));
       // Sibling scope: only these routes see the auth hook.
       await api.register(async (authed) => {
         authed.addHook('onRequest', requireActor(services));
         await authed.register(accountRoutes(services));
         await authed.register(keysRoutes(services));
         await authed.register(messagesRoutes(services));
+        await authed.register(attachmentsRoutes(services));
       });
     },
     { prefix: '/api/v1' },

@@ -180,6 +180,7 @@ const plugin: FastifyPluginAsync = async (app) => {
         { name: 'auth', description: 'Accounts, sessions and devices' },
         { name: 'keys', description: 'Signal key directory (X3DH / PQXDH)' },
         { name: 'messages', description: 'Store-and-forward envelopes' },
+        { name: 'attachments', description: 'Encrypted media through object storage' },
         { name: 'ops', description: 'Health, readiness and metrics' },
       ],
       components: {

@@ -7,7 +7,7 @@ import { ErrorBody } from '../../domain/errors.js';
  * served at `/api/v1/openapi.json`. So they must be exactly what the services return.
  */
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 416 | 429 | 500 | 503;
 
 /** A 204 reply: no body. */
 export const NoContent = z.undefined().meta({ description: 'No content' });

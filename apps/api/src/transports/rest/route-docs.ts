@@ -148,6 +148,54 @@ export const routeDocs: Record<string, RouteDoc> = {
       'the ones this user sent to that user (without content), newest first; `nextCursor` pages to older ones.',
     errors: ['VALIDATION_FAILED', ...AUTH, ...ALWAYS],
   },
+  createAttachment: {
+    description:
+      'Reserves an attachment of `size` bytes (at most `ATTACHMENT_MAX_BYTES`, default 100 MiB, else 413 ' +
+      '`PAYLOAD_TOO_LARGE`) and returns where to PUT exactly that many bytes of ciphertext, with ' +
+      '`uploadHeaders`, before `expiresAt` (at most 15 minutes). Encrypt before uploading: the server stores ' +
+      'what it gets and never sees keys. The declared bytes of the uploads created in the last 24 hours count ' +
+      'against `ATTACHMENT_QUOTA_BYTES_PER_DAY` (default 1 GiB): over it, 429 `RATE_LIMITED` with `Retry-After`. ' +
+      '`uploadUrl` is an S3 presigned URL, or the API’s own `/attachments/{id}/blob` (disk backend: absolute with ' +
+      '`PUBLIC_URL`, else a path to resolve against the API’s URL). Then call `POST /attachments/{id}/complete`; ' +
+      'uploads never completed are deleted after `ATTACHMENT_UPLOAD_TTL_S`.',
+    errors: [...BODY, ...AUTH, 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED', ...ALWAYS],
+  },
+  completeAttachment: {
+    description:
+      'Checks the stored object: nothing uploaded, or a size other than the declared one, is 400 ' +
+      '`VALIDATION_FAILED` (a wrong-sized object is deleted; upload again while the URL lasts). Completing ' +
+      'twice answers the same. Only the uploader completes; for anyone else, and after the upload window, 404. ' +
+      'A completed attachment is deleted `ATTACHMENT_TTL_DAYS` (default 30) after completion.',
+    errors: [...BODY, ...AUTH, 'NOT_FOUND', ...ALWAYS],
+  },
+  getAttachment: {
+    description:
+      'Any authenticated user who knows the id (128 random bits, sent inside an end-to-end encrypted message) ' +
+      'gets a download URL valid until `expiresAt` (at most 15 minutes); it honours `Range`. 404 for an unknown, ' +
+      'incomplete, deleted or expired attachment.',
+    errors: ['VALIDATION_FAILED', ...AUTH, 'NOT_FOUND', ...ALWAYS],
+  },
+  deleteAttachment: {
+    description:
+      'Deletes the attachment and its object. Only its uploader may: anyone else who knows the id gets 403 ' +
+      '`FORBIDDEN`; an unknown or already deleted one is 404.',
+    errors: [...BODY, 'UNAUTHORIZED', 'FORBIDDEN', 'BANNED', 'NOT_FOUND', ...ALWAYS],
+  },
+  uploadAttachmentBlob: {
+    description:
+      'Disk backend only (with S3 the upload URL points at the bucket). The signed query authorises the call: a ' +
+      'bad or expired signature is 403. The body (any content type) is streamed to disk and kept only when ' +
+      'complete: a `Content-Length` or a body beyond the declared size is 413 `PAYLOAD_TOO_LARGE` and a cut-off ' +
+      'upload leaves nothing. 409 once the attachment is complete; 404 when it is gone or its window passed.',
+    errors: ['VALIDATION_FAILED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'PAYLOAD_TOO_LARGE', ...ALWAYS],
+  },
+  downloadAttachmentBlob: {
+    description:
+      'Disk backend only. The signed query authorises the call (403 when bad or expired). Streams the ' +
+      'ciphertext; a single `Range: bytes=…` is answered with 206 and `Content-Range`, one starting beyond the ' +
+      'end with 416 `RANGE_NOT_SATISFIABLE` (`Content-Range: bytes */size`); other Range forms get the whole blob.',
+    errors: ['VALIDATION_FAILED', 'FORBIDDEN', 'NOT_FOUND', 'RANGE_NOT_SATISFIABLE', ...ALWAYS],
+  },
   messagesStream: {
     errors: [...AUTH, 'INTERNAL'],
   },

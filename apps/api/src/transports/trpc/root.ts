@@ -1,9 +1,15 @@
+import { attachmentsRouter } from './routers/attachments.js';
 import { authRouter } from './routers/auth.js';
 import { keysRouter } from './routers/keys.js';
 import { messagesRouter } from './routers/messages.js';
 import { router } from './trpc.js';
 
-export const appRouter = router({ auth: authRouter, keys: keysRouter, messages: messagesRouter });
+export const appRouter = router({
+  auth: authRouter,
+  keys: keysRouter,
+  messages: messagesRouter,
+  attachments: attachmentsRouter,
+});
 
 /** What TypeScript clients import (types only) to be typed end to end. */
 export type AppRouter = typeof appRouter;
