@@ -72,6 +72,14 @@ export async function startServer(
     );
   }, config.RETENTION_INTERVAL_S * 1000);
   retention.unref();
+  const callRetention = setInterval(() => {
+    services.calls.purgeExpired().then(
+      (n) => n && log.info({ calls: n }, 'retention purged call records'),
+      (e: unknown) => log.warn({ err: String(e) }, 'call retention run failed'),
+    );
+  }, config.RETENTION_INTERVAL_S * 1000);
+  callRetention.unref();
+  services.calls.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -92,6 +100,8 @@ export async function startServer(
       // Stop accepting, close sockets (1001), let in-flight requests finish, then release pools.
       closing ??= (async () => {
         clearInterval(retention);
+        clearInterval(callRetention);
+        services.calls.close();
         await Promise.all([http.close(), grpc.close()]);
         await infra.close();
       })();

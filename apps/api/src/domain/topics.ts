@@ -6,3 +6,5 @@ export const userTopic = (userId: string) => `user:${userId}`;
 export type SessionEvent =
   | { type: 'session.revoked'; closeCode: 4401; reason: string }
   | { type: 'session.banned'; closeCode: 4403; reason: string };
+/** A device's signaling session: relayed call frames and "a newer session of this device opened". */
+export const callDeviceTopic = (userId: string, deviceId: number) => `call:${userId}:${deviceId}`;

@@ -15,12 +15,15 @@ import { KeysRepo } from '../infra/db/repos/keys.repo.js';
 import { MessagesRepo } from '../infra/db/repos/messages.repo.js';
 import { MessagingService } from './messaging/messaging.service.js';
 import { Limits } from './rate-limits.js';
+import { CallsRepo } from '../infra/db/repos/calls.repo.js';
+import { CallsService } from './calls/calls.service.js';
 
 export interface Services {
   ops: OpsService;
   accounts: AccountsService;
   keys: KeysService;
   messaging: MessagingService;
+  calls: CallsService;
 }
 
 export interface ServiceDeps {
@@ -80,5 +83,23 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       this.set(await messagesRepo.queueDepth().catch(() => 0));
     },
   });
-  return { ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS), accounts, keys, messaging };
+  const callsRepo = new CallsRepo(infra.db.prisma);
+  const calls = new CallsService({
+    config,
+    repo: callsRepo,
+    broker: infra.broker,
+    kv: infra.kv,
+    limits,
+    metrics: deps.metrics,
+    log,
+  });
+  new Gauge({
+    name: 'calls_active',
+    help: 'Calls ringing or connected, on all nodes (read from the database at scrape time)',
+    registers: [deps.metrics.registry],
+    async collect() {
+      this.set(await callsRepo.countLive().catch(() => 0));
+    },
+  });
+  return { ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS), accounts, keys, messaging, calls };
 }

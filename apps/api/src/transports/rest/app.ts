@@ -19,6 +19,8 @@ import { type AppRouter, appRouter } from '../trpc/root.js';
 import { contextFactory } from '../trpc/trpc.js';
 import { httpServerFactory } from '../tls.js';
 import { messagesSocket } from '../ws/messages.socket.js';
+import { callsSocket } from '../ws/calls.socket.js';
+import { callsRoutes } from './calls.routes.js';
 import { keysRoutes } from './keys.routes.js';
 import { messagesRoutes } from './messages.routes.js';
 import { openapi } from './openapi.js';
@@ -185,12 +187,14 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       await api.register(publicAccountRoutes(services));
       // WebSockets authenticate in their own upgrade hook (header or ?token=).
       await api.register(messagesSocket(services, metrics, deps.config.WS_PING_INTERVAL_S));
+      await api.register(callsSocket(services, metrics, deps.config.WS_PING_INTERVAL_S));
       // Sibling scope: only these routes see the auth hook.
       await api.register(async (authed) => {
         authed.addHook('onRequest', requireActor(services));
         await authed.register(accountRoutes(services));
         await authed.register(keysRoutes(services));
         await authed.register(messagesRoutes(services));
+        await authed.register(callsRoutes(services));
       });
     },
     { prefix: '/api/v1' },

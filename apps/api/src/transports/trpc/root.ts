@@ -1,9 +1,10 @@
 import { authRouter } from './routers/auth.js';
+import { callsRouter } from './routers/calls.js';
 import { keysRouter } from './routers/keys.js';
 import { messagesRouter } from './routers/messages.js';
 import { router } from './trpc.js';
 
-export const appRouter = router({ auth: authRouter, keys: keysRouter, messages: messagesRouter });
+export const appRouter = router({ auth: authRouter, keys: keysRouter, messages: messagesRouter, calls: callsRouter });
 
 /** What TypeScript clients import (types only) to be typed end to end. */
 export type AppRouter = typeof appRouter;
