@@ -89,8 +89,9 @@ export function callsSocket(services: Services, metrics: Metrics, pingIntervalS:
               }
               callId = callIdOf(json);
               const frame = parseOrThrow(ClientCallFrame, json);
-              if (frame.type === 'ping') return send({ type: 'pong' } satisfies ServerCallFrame);
+              // After the session is open: a `pong` tells the client it can be rung.
               await sessionReady;
+              if (frame.type === 'ping') return send({ type: 'pong' } satisfies ServerCallFrame);
               await dispatchCallFrame(services.calls, actor, frame);
             } catch (e) {
               if (!isAppError(e)) req.log.error({ err: e }, 'call frame failed');
