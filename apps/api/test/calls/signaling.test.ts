@@ -474,9 +474,8 @@ describe('calls: timeouts, grace, limits and an unconfigured TURN', () => {
     a.send({ type: 'offer', callId, to: bob.userId, sdp: SDP_OFFER, media: 'audio' });
     await b.next(ofCall(callId, 'offer'));
     // As if the offering node had died: its timer is gone, the row stays ringing.
-    (server.services.calls as unknown as { ringTimers: Map<string, NodeJS.Timeout> }).ringTimers.forEach((t) =>
-      clearTimeout(t),
-    );
+    const timers = (server.services.calls as unknown as { ringTimers: Map<string, NodeJS.Timeout> }).ringTimers;
+    for (const t of timers.values()) clearTimeout(t);
     expect(await b.next(ofCall(callId, 'hangup'), 20_000)).toMatchObject({ reason: 'timeout' });
     expect(await a.next(ofCall(callId, 'hangup'), 20_000)).toMatchObject({ reason: 'timeout' });
   });
