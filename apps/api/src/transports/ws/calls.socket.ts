@@ -60,11 +60,18 @@ export function callsSocket(services: Services, metrics: Metrics, pingIntervalS:
 
         const budget = services.messaging.connectionBudget();
         let cutOff = false;
+        // Frames of one socket are handled in order: an `ice` sent right after its `offer` must not
+        // overtake it (the call would not exist yet).
+        let queue: Promise<void> = Promise.resolve();
         socket.on('message', (data, isBinary) => {
-          void (async () => {
+          if (cutOff) return;
+          const points = frameWeight(data);
+          // Admitted on arrival (the in-flight bound is checked synchronously, so the queue stays
+          // bounded), handled in order.
+          const admission = budget.admit(points);
+          queue = queue.then(async () => {
             if (cutOff) return;
-            const points = frameWeight(data);
-            const admitted = await budget.admit(points);
+            const admitted = await admission;
             if (admitted !== 'ok') {
               if (budget.exhausted) {
                 cutOff = true;
@@ -99,7 +106,7 @@ export function callsSocket(services: Services, metrics: Metrics, pingIntervalS:
             } finally {
               budget.done(points);
             }
-          })();
+          });
         });
 
         socket.on('close', () => {
