@@ -77,7 +77,7 @@ describe('calls in real browsers (Chromium) with a real coturn', () => {
       route.fulfill({ status: 200, contentType: 'text/html', body: CALL_PAGE }),
     );
     await page.goto(`${server.url}/call.html`);
-    await page.evaluate((t) => (window as any).connect(t), user.accessToken);
+    await page.evaluate((t) => (globalThis as any).connect(t), user.accessToken);
     return page;
   }
 
@@ -90,29 +90,29 @@ describe('calls in real browsers (Chromium) with a real coturn', () => {
     const [aliceUser, bobUser] = await twoUsers();
     const [alice, bob] = await Promise.all([pageFor(aliceUser), pageFor(bobUser)]);
     const servers = async (p: Page, u: TestUser) =>
-      policy === 'relay' ? p.evaluate((t) => (window as any).turnServers(t), u.accessToken) : [];
+      policy === 'relay' ? p.evaluate((t) => (globalThis as any).turnServers(t), u.accessToken) : [];
     const callId = randomUUID();
-    await alice.evaluate(([to, id, s, pol]) => (window as any).call(to, id, s, pol), [
+    await alice.evaluate(([to, id, s, pol]) => (globalThis as any).call(to, id, s, pol), [
       bobUser.userId,
       callId,
       await servers(alice, aliceUser),
       policy,
     ] as const);
-    await until('the offer at Bob', () => bob.evaluate(() => (window as any).hasOffer()));
-    await bob.evaluate(([s, pol]) => (window as any).answer(s, pol), [await servers(bob, bobUser), policy] as const);
+    await until('the offer at Bob', () => bob.evaluate(() => (globalThis as any).hasOffer()));
+    await bob.evaluate(([s, pol]) => (globalThis as any).answer(s, pol), [await servers(bob, bobUser), policy] as const);
     for (const p of [alice, bob]) {
-      await until('the data channel to open', () => p.evaluate(() => (window as any).st.dcState === 'open'), 90_000);
+      await until('the data channel to open', () => p.evaluate(() => (globalThis as any).st.dcState === 'open'), 90_000);
     }
-    await alice.evaluate(() => (window as any).sendText('hello bob'));
-    await bob.evaluate(() => (window as any).sendText('hello alice'));
+    await alice.evaluate(() => (globalThis as any).sendText('hello bob'));
+    await bob.evaluate(() => (globalThis as any).sendText('hello alice'));
     expect(
       await until('Bob to receive', () =>
-        bob.evaluate(() => ((window as any).st.received as string[]).includes('hello bob')),
+        bob.evaluate(() => ((globalThis as any).st.received as string[]).includes('hello bob')),
       ),
     ).toBe(true);
     expect(
       await until('Alice to receive', () =>
-        alice.evaluate(() => ((window as any).st.received as string[]).includes('hello alice')),
+        alice.evaluate(() => ((globalThis as any).st.received as string[]).includes('hello alice')),
       ),
     ).toBe(true);
     const record = await client(server.url).get(`/calls/${callId}`, { token: aliceUser.accessToken });
@@ -122,12 +122,12 @@ describe('calls in real browsers (Chromium) with a real coturn', () => {
 
   it('Alice calls Bob through /calls/signal: the peer connection comes up and a data channel carries text both ways', async () => {
     const { alice, bob, callId } = await callAndTalk('all');
-    const types = await until('a selected candidate pair', () => alice.evaluate(() => (window as any).pairTypes()));
+    const types = await until('a selected candidate pair', () => alice.evaluate(() => (globalThis as any).pairTypes()));
     expect(['host', 'srflx', 'prflx']).toContain(types.local);
-    await alice.evaluate(() => (window as any).hangup());
+    await alice.evaluate(() => (globalThis as any).hangup());
     await until('Bob to get the hangup', () =>
       bob.evaluate(
-        (id) => ((window as any).st.frames as any[]).some((f) => f.callId === id && f.type === 'hangup'),
+        (id) => ((globalThis as any).st.frames as any[]).some((f) => f.callId === id && f.type === 'hangup'),
         callId,
       ),
     );
@@ -136,7 +136,7 @@ describe('calls in real browsers (Chromium) with a real coturn', () => {
   it("with iceTransportPolicy 'relay' the call goes through coturn using GET /calls/turn credentials", async () => {
     const { alice, bob } = await callAndTalk('relay');
     for (const p of [alice, bob]) {
-      const types = await until('a selected candidate pair', () => p.evaluate(() => (window as any).pairTypes()));
+      const types = await until('a selected candidate pair', () => p.evaluate(() => (globalThis as any).pairTypes()));
       expect(types).toEqual({ local: 'relay', remote: 'relay' });
     }
     // coturn writes its session log lines asynchronously.
@@ -154,14 +154,14 @@ describe('calls in real browsers (Chromium) with a real coturn', () => {
   it('an expired TURN credential gets no relay allocation', async () => {
     const [user] = await twoUsers();
     const page = await pageFor(user);
-    const good = (await page.evaluate((t) => (window as any).turnServers(t), user.accessToken)) as Array<{
+    const good = (await page.evaluate((t) => (globalThis as any).turnServers(t), user.accessToken)) as Array<{
       urls: string[];
     }>;
     // The same scheme and secret, but an expiry in the past.
     const username = `${Math.floor(Date.now() / 1000) - 60}:${user.userId}`;
     const credential = createHmac('sha1', turn.secret).update(username).digest('base64');
     const result = (await page.evaluate(
-      (s) => (window as any).gatherOnly(s),
+      (s) => (globalThis as any).gatherOnly(s),
       [{ urls: good[0]?.urls ?? [], username, credential }],
     )) as { candidates: string[]; errors: Array<{ code: number }> };
     expect(result.candidates.filter((c) => / typ relay /.test(c))).toEqual([]);
