@@ -99,9 +99,16 @@ describe('calls in real browsers (Chromium) with a real coturn', () => {
       policy,
     ] as const);
     await until('the offer at Bob', () => bob.evaluate(() => (globalThis as any).hasOffer()));
-    await bob.evaluate(([s, pol]) => (globalThis as any).answer(s, pol), [await servers(bob, bobUser), policy] as const);
+    await bob.evaluate(([s, pol]) => (globalThis as any).answer(s, pol), [
+      await servers(bob, bobUser),
+      policy,
+    ] as const);
     for (const p of [alice, bob]) {
-      await until('the data channel to open', () => p.evaluate(() => (globalThis as any).st.dcState === 'open'), 90_000);
+      await until(
+        'the data channel to open',
+        () => p.evaluate(() => (globalThis as any).st.dcState === 'open'),
+        90_000,
+      );
     }
     await alice.evaluate(() => (globalThis as any).sendText('hello bob'));
     await bob.evaluate(() => (globalThis as any).sendText('hello alice'));
