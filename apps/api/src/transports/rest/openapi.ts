@@ -96,9 +96,10 @@ const callsSignalDoc = {
   ].join('\n'),
   security: [{ bearer: [] }],
   querystring: messagesStreamDoc.querystring,
-  response: messagesStreamDoc.response,
+  // 429: more signaling sockets opened by the device than RATE_LIMIT_STREAM_OPEN_DEVICE allows.
+  response: { ...messagesStreamDoc.response, 429: { $ref: ERROR_BODY_REF } },
 };
-const SOCKET_DOCS: Record<string, typeof messagesStreamDoc> = {
+const SOCKET_DOCS: Record<string, typeof messagesStreamDoc | typeof callsSignalDoc> = {
   [MESSAGES_STREAM_URL]: messagesStreamDoc,
   '/api/v1/calls/signal': callsSignalDoc,
 };
