@@ -82,6 +82,14 @@ export async function startServer(
   attachmentCleanup.unref();
   // The bucket is created at start when missing (and again on first use if storage was down).
   infra.blobs.ping().catch((e: unknown) => log.warn({ err: String(e) }, 'storage not reachable at start'));
+  const callRetention = setInterval(() => {
+    services.calls.purgeExpired().then(
+      (n) => n && log.info({ calls: n }, 'retention purged call records'),
+      (e: unknown) => log.warn({ err: String(e) }, 'call retention run failed'),
+    );
+  }, config.RETENTION_INTERVAL_S * 1000);
+  callRetention.unref();
+  services.calls.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -103,6 +111,8 @@ export async function startServer(
       closing ??= (async () => {
         clearInterval(retention);
         clearInterval(attachmentCleanup);
+        clearInterval(callRetention);
+        services.calls.close();
         await Promise.all([http.close(), grpc.close()]);
         await infra.close();
       })();

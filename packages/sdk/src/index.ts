@@ -10,3 +10,13 @@ export {
 } from './transport.js';
 export { type KeyValueStore, MemoryKeyValueStore } from './kv.js';
 export { b64, fromB64 } from './base64.js';
+export {
+  type CallEndReason,
+  type CallEvent,
+  type CallMedia,
+  type CallParty,
+  CallsClient,
+  type CallsClientOptions,
+  CallsError,
+  type TurnCredentials,
+} from './calls.js';

@@ -103,6 +103,37 @@ export const envSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: intFrom(10_000, 100, 120_000),
   HTTP_KEEPALIVE_TIMEOUT_MS: intFrom(65_000, 100, 600_000),
 
+  // Calls: an unanswered offer ends as `timeout` after CALL_RING_TIMEOUT_S; a connected party whose
+  // signaling socket dropped has CALL_RECONNECT_GRACE_S to reconnect before the call ends as
+  // `disconnected`; every node sweeps overdue calls every CALL_SWEEP_INTERVAL_S (a killed node's too).
+  CALL_RING_TIMEOUT_S: intFrom(45, 1, 3600),
+  CALL_RECONNECT_GRACE_S: intFrom(20, 0, 3600),
+  CALL_SWEEP_INTERVAL_S: intFrom(5, 1, 3600),
+  CALL_RETENTION_DAYS: intFrom(90, 1, 3650),
+  RATE_LIMIT_CALL_OFFER: limit('30/60'),
+  // TURN credentials (coturn use-auth-secret): comma-separated turn:/turns:/stun: URLs and the shared secret.
+  TURN_URLS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        const urls = (v ?? '')
+          .split(',')
+          .map((u) => u.trim())
+          .filter(Boolean);
+        for (const u of urls) {
+          if (!/^(turns?|stun):[^\s]+$/.test(u)) {
+            ctx.addIssue({ code: 'custom', message: `not a turn:/turns:/stun: URL: ${u}` });
+            return z.NEVER;
+          }
+        }
+        return urls;
+      }),
+  ),
+  TURN_SECRET: optionalString,
+  TURN_TTL_S: intFrom(86_400, 60, 30 * 86_400),
+
   PREKEY_LOW_WATERMARK: intFrom(10, 1, 100),
   MESSAGE_TTL_DAYS: intFrom(30, 1, 3650),
   DELIVERED_RETENTION_HOURS: intFrom(24, 0, 24 * 365),

@@ -44,6 +44,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration: TLS_CERT_FILE: TLS_CERT_FILE and TLS_KEY_FILE go together (both or neither)',
     );
   }
+  if (e.TURN_SECRET && e.TURN_URLS.length === 0) {
+    throw new ConfigError('invalid configuration: TURN_URLS: TURN_URLS is required with TURN_SECRET');
+  }
   const httpTls = e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : null;
   return {
     ...e,

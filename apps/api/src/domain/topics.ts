@@ -12,3 +12,6 @@ export const DEVICES_CHANGED_TOPIC = 'devices-changed';
 
 /** Broadcast with a userId as payload when a session of that user ends or its ban state changes. */
 export const SESSIONS_CHANGED_TOPIC = 'sessions-changed';
+
+/** A device's signaling session: relayed call frames and "a newer session of this device opened". */
+export const callDeviceTopic = (userId: string, deviceId: number) => `call:${userId}:${deviceId}`;

@@ -68,6 +68,18 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600],
       registers: [registry],
     }),
+    callOutcomes: new Counter({
+      name: 'call_outcomes_total',
+      help: 'Calls ended, by end reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    callRingToAnswer: new Histogram({
+      name: 'call_ring_to_answer_seconds',
+      help: 'Time from offer to the answer that connected the call',
+      buckets: [0.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60],
+      registers: [registry],
+    }),
   };
 }
 

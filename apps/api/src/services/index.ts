@@ -17,6 +17,8 @@ import { MessagingService } from './messaging/messaging.service.js';
 import { ConnectionCap, Limits } from './rate-limits.js';
 import { AttachmentsRepo } from '../infra/db/repos/attachments.repo.js';
 import { AttachmentsService } from './attachments/attachments.service.js';
+import { CallsRepo } from '../infra/db/repos/calls.repo.js';
+import { CallsService } from './calls/calls.service.js';
 
 export interface Services {
   ops: OpsService;
@@ -26,6 +28,7 @@ export interface Services {
   /** Open WebSockets per client IP on this node, shared by every socket endpoint. */
   connections: ConnectionCap;
   attachments: AttachmentsService;
+  calls: CallsService;
 }
 
 export interface ServiceDeps {
@@ -102,6 +105,16 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     metrics: deps.metrics,
     log,
   });
+  const callsRepo = new CallsRepo(infra.db.prisma);
+  const calls = new CallsService({
+    config,
+    repo: callsRepo,
+    broker: infra.broker,
+    kv: infra.kv,
+    limits,
+    metrics: deps.metrics,
+    log,
+  });
   new Gauge({
     name: 'attachment_stored_bytes',
     help: 'Bytes of completed attachments held in storage (read at scrape time)',
@@ -110,12 +123,21 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       this.set(await attachmentsRepo.storedBytes().catch(() => 0));
     },
   });
+  new Gauge({
+    name: 'calls_active',
+    help: 'Calls ringing or connected, on all nodes (read from the database at scrape time)',
+    registers: [deps.metrics.registry],
+    async collect() {
+      this.set(await callsRepo.countLive().catch(() => 0));
+    },
+  });
   return {
     ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS),
     accounts,
     keys,
     messaging,
     attachments,
+    calls,
     connections: new ConnectionCap(config.WS_MAX_CONNECTIONS_PER_IP),
   };
 }

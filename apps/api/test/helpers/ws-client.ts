@@ -26,8 +26,13 @@ export class TestSocket {
     });
   }
 
-  static async connect(baseUrl: string, token: string, via: 'header' | 'query' = 'header'): Promise<TestSocket> {
-    const url = `${baseUrl.replace(/^http/, 'ws')}/api/v1/messages/stream${via === 'query' ? `?token=${token}` : ''}`;
+  static async connect(
+    baseUrl: string,
+    token: string,
+    via: 'header' | 'query' = 'header',
+    path = '/api/v1/messages/stream',
+  ): Promise<TestSocket> {
+    const url = `${baseUrl.replace(/^http/, 'ws')}${path}${via === 'query' ? `?token=${token}` : ''}`;
     const ws = new WebSocket(url, via === 'header' ? { headers: { authorization: `Bearer ${token}` } } : {});
     const s = new TestSocket(ws);
     await s.opened;

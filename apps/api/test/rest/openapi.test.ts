@@ -48,7 +48,11 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
 
   beforeAll(async () => {
     otp = await new OtpWebhook().start();
-    server = await startTestServer({ OTP_WEBHOOK_URL: otp.url });
+    server = await startTestServer({
+      OTP_WEBHOOK_URL: otp.url,
+      TURN_SECRET: 'openapi-turn-secret',
+      TURN_URLS: 'turn:127.0.0.1:3478',
+    });
     api = client(server.url);
     const res = await fetch(`${server.url}/api/v1/openapi.json`);
     expect(res.status).toBe(200);
@@ -121,7 +125,7 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
     expect(doc.openapi).toMatch(/^3\.1/);
     expect(doc.info).toMatchObject({ title: 'SnapTalker API', version: '1' });
     expect(doc.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
-    expect(Object.keys(doc.components.schemas).sort()).toEqual(['Envelope', 'ErrorBody']);
+    expect(Object.keys(doc.components.schemas).sort()).toEqual(['Call', 'Envelope', 'ErrorBody']);
     expect(doc.components.schemas.ErrorBody.properties.error.properties.code.enum).toContain('VALIDATION_FAILED');
     // The validators are live: a reply that is not what the document says fails.
     expect(validators.size).toBeGreaterThan(60);
@@ -177,6 +181,14 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
         'DELETE /api/v1/attachments/{id}',
         'PUT /api/v1/attachments/{id}/blob',
         'GET /api/v1/attachments/{id}/blob',
+        'POST /api/v1/calls/offer',
+        'POST /api/v1/calls/answer',
+        'POST /api/v1/calls/ice',
+        'POST /api/v1/calls/hangup',
+        'GET /api/v1/calls/{callId}',
+        'GET /api/v1/calls',
+        'GET /api/v1/calls/turn',
+        'GET /api/v1/calls/signal',
         'GET /health',
         'GET /ready',
         'GET /metrics',
@@ -430,6 +442,44 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
       '/api/v1/attachments',
       await api.post('/attachments', { size: 200 * 1024 * 1024 }, { token: alice.accessToken }),
     );
+    // calls: Bob's signaling socket (101), Alice places, Bob answers over REST, ICE, hangup
+    const bobSignal = await TestSocket.connect(server.url, bob.accessToken, 'header', '/api/v1/calls/signal');
+    bobSignal.send({ type: 'ping' });
+    await bobSignal.next((f) => f.type === 'pong');
+    seen.add('get /api/v1/calls/signal 101');
+    conforms('get', '/api/v1/calls/signal', await raw('GET', '/api/v1/calls/signal'));
+    const offered = conforms(
+      'post',
+      '/api/v1/calls/offer',
+      await api.post(
+        '/calls/offer',
+        { calleeId: bob.userId, sdp: 'v=0', media: 'audio' },
+        { token: alice.accessToken },
+      ),
+    );
+    const callId = offered.body.callId as string;
+    await bobSignal.next((f) => f.type === 'offer' && f.callId === callId);
+    conforms(
+      'post',
+      '/api/v1/calls/answer',
+      await api.post('/calls/answer', { callId, sdp: 'v=0' }, { token: bob.accessToken }),
+    );
+    conforms(
+      'post',
+      '/api/v1/calls/ice',
+      await api.post('/calls/ice', { callId, candidates: ['candidate:1'] }, { token: alice.accessToken }),
+    );
+    conforms('get', '/api/v1/calls/{callId}', await api.get(`/calls/${callId}`, { token: alice.accessToken }));
+    conforms('post', '/api/v1/calls/hangup', await api.post('/calls/hangup', { callId }, { token: bob.accessToken }));
+    const ended = conforms(
+      'get',
+      '/api/v1/calls/{callId}',
+      await api.get(`/calls/${callId}`, { token: bob.accessToken }),
+    );
+    expect(ended.body).toMatchObject({ state: 'ended', endReason: 'hangup' });
+    conforms('get', '/api/v1/calls', await api.get('/calls?limit=1', { token: alice.accessToken }));
+    conforms('get', '/api/v1/calls/turn', await api.get('/calls/turn', { token: alice.accessToken }));
+    bobSignal.ws.close();
 
     // sessions end last
     conforms('post', '/api/v1/auth/logout', await api.post('/auth/logout', undefined, { token: alice3.accessToken }));

@@ -20,6 +20,8 @@ import { contextFactory } from '../trpc/trpc.js';
 import { httpServerFactory } from '../tls.js';
 import { messagesSocket } from '../ws/messages.socket.js';
 import { attachmentBlobRoutes, attachmentsRoutes } from './attachments.routes.js';
+import { callsSocket } from '../ws/calls.socket.js';
+import { callsRoutes } from './calls.routes.js';
 import { keysRoutes } from './keys.routes.js';
 import { messagesRoutes } from './messages.routes.js';
 import { openapi } from './openapi.js';
@@ -188,6 +190,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       await api.register(messagesSocket(services, metrics, deps.config.WS_PING_INTERVAL_S));
       // Signed URLs authorise the disk backend's blob transfers; a bearer token is not asked for.
       await api.register(attachmentBlobRoutes(services, deps.config));
+      await api.register(callsSocket(services, metrics, deps.config.WS_PING_INTERVAL_S));
       // Sibling scope: only these routes see the auth hook.
       await api.register(async (authed) => {
         authed.addHook('onRequest', requireActor(services));
@@ -195,6 +198,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
         await authed.register(keysRoutes(services));
         await authed.register(messagesRoutes(services));
         await authed.register(attachmentsRoutes(services));
+        await authed.register(callsRoutes(services));
       });
     },
     { prefix: '/api/v1' },

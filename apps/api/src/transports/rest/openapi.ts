@@ -82,13 +82,35 @@ const messagesStreamDoc = {
   },
 };
 
+const callsSignalDoc = {
+  tags: ['calls'],
+  operationId: 'callsSignal',
+  summary: 'WebRTC signaling socket (WebSocket upgrade)',
+  description: [
+    'Upgrades to a WebSocket. Auth: `Authorization: Bearer` on the upgrade, or `?token=<accessToken>` for browsers.',
+    'One signaling socket per device (a new one closes the old with 4409).',
+    'Client frames: `offer {callId, to, sdp, media}`, `answer {callId, sdp}`, `ice {callId, candidate}`,',
+    '`ringing|reject|busy|hangup {callId}`, `ping`. The server relays each to the other party with `from` added and',
+    'sends `answered-elsewhere`, `busy`, `unavailable`, `hangup {reason}` and `error {code, message, callId}`.',
+    'SDP and candidates are opaque strings of at most 64 KiB. See docs/api.md for the state machine.',
+  ].join('\n'),
+  security: [{ bearer: [] }],
+  querystring: messagesStreamDoc.querystring,
+  // 429: more signaling sockets opened by the device than RATE_LIMIT_STREAM_OPEN_DEVICE allows.
+  response: { ...messagesStreamDoc.response, 429: { $ref: ERROR_BODY_REF } },
+};
+const SOCKET_DOCS: Record<string, typeof messagesStreamDoc | typeof callsSignalDoc> = {
+  [MESSAGES_STREAM_URL]: messagesStreamDoc,
+  '/api/v1/calls/signal': callsSignalDoc,
+};
+
 const transform: SwaggerTransform = (doc) => {
   const { url, route } = doc;
   if (!DOCUMENTED.test(url) || url === OPENAPI_URL) return { schema: { hide: true }, url };
   const isSocket = (route as { websocket?: boolean }).websocket === true;
   const out =
-    isSocket && url === MESSAGES_STREAM_URL
-      ? { schema: structuredClone(messagesStreamDoc), url }
+    isSocket && SOCKET_DOCS[url]
+      ? { schema: structuredClone(SOCKET_DOCS[url]), url }
       : isSocket
         ? { schema: { hide: true }, url } // a socket route without a hand-written description yet
         : jsonSchemaTransform(doc as Parameters<typeof jsonSchemaTransform>[0]);

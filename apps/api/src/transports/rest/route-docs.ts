@@ -199,6 +199,55 @@ export const routeDocs: Record<string, RouteDoc> = {
   messagesStream: {
     errors: [...AUTH, 'INTERNAL'],
   },
+  callsSignal: {
+    errors: [...AUTH, 'RATE_LIMITED', 'INTERNAL'],
+  },
+  callOffer: {
+    description:
+      'Places a call to `calleeId` (the callId is yours to choose, a UUID; a new one is made if absent) and rings ' +
+      'every device of the callee with an open signaling socket (`GET /calls/signal`); the reply comes before ' +
+      'anyone answers. The outcome reaches the calling device on its signaling socket: `answer`, `reject`, `busy`, ' +
+      '`unavailable` (no callee device online), `hangup` with reason `timeout` after `CALL_RING_TIMEOUT_S`, or ' +
+      'reason `glare` when the callee called at the same moment and its callId is lower. A used callId is 409 ' +
+      '`CONFLICT`; an unknown callee 404; offers are rate limited per user (`RATE_LIMIT_CALL_OFFER`).',
+    errors: [...BODY, ...AUTH, 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', ...ALWAYS],
+  },
+  callAnswer: {
+    description:
+      "Answers a ringing call from one of the callee's devices. The first answer connects the call; the " +
+      "callee's other devices get `answered-elsewhere`, a later answer is 409 `CONFLICT`. 404 for a call the " +
+      'caller is not part of; 409 for an ended call; 403 from a device that is not in the call.',
+    errors: [...BODY, 'UNAUTHORIZED', 'FORBIDDEN', 'BANNED', 'NOT_FOUND', 'CONFLICT', ...ALWAYS],
+  },
+  callIce: {
+    description:
+      'Relays ICE candidates (opaque strings, at most 64 KiB each, up to 100) to the other party: while ringing ' +
+      'from the caller to every ringing callee device, after the answer between the two connected devices only.',
+    errors: [...BODY, 'UNAUTHORIZED', 'FORBIDDEN', 'BANNED', 'NOT_FOUND', 'CONFLICT', ...ALWAYS],
+  },
+  callHangup: {
+    description:
+      'Ends the call; the other party gets `hangup` with reason `hangup`. From a ringing callee device, ' +
+      '`reason: "reject"` or `"busy"` declines instead (the call ends once every ringing device declined).',
+    errors: [...BODY, 'UNAUTHORIZED', 'FORBIDDEN', 'BANNED', 'NOT_FOUND', 'CONFLICT', ...ALWAYS],
+  },
+  getCall: {
+    description:
+      "One call record for its caller or callee (404 for anyone else): state, times and end reason. The callee's " +
+      'devices other than the one that answered see the end reason `answered-elsewhere`.',
+    errors: ['VALIDATION_FAILED', ...AUTH, 'NOT_FOUND', ...ALWAYS],
+  },
+  callHistory: {
+    description: "The caller's own calls (placed and received), newest first; `nextCursor` pages to older ones.",
+    errors: ['VALIDATION_FAILED', ...AUTH, ...ALWAYS],
+  },
+  turnCredentials: {
+    description:
+      'TURN credentials in the coturn `use-auth-secret` scheme: `username` is `<expiry unix seconds>:<userId>`, ' +
+      '`credential` the base64 HMAC-SHA1 of `TURN_SECRET` over it, valid `ttl` seconds (`TURN_TTL_S`), `urls` ' +
+      'from `TURN_URLS`. 503 `UNAVAILABLE` when TURN is not configured.',
+    errors: [...AUTH, ...ALWAYS],
+  },
   health: {
     description: '200 while the process runs; no dependency is checked (use `/ready` for that).',
     errors: [],

@@ -1,5 +1,6 @@
 import { attachmentsRouter } from './routers/attachments.js';
 import { authRouter } from './routers/auth.js';
+import { callsRouter } from './routers/calls.js';
 import { keysRouter } from './routers/keys.js';
 import { messagesRouter } from './routers/messages.js';
 import { router } from './trpc.js';
@@ -9,6 +10,7 @@ export const appRouter = router({
   keys: keysRouter,
   messages: messagesRouter,
   attachments: attachmentsRouter,
+  calls: callsRouter,
 });
 
 /** What TypeScript clients import (types only) to be typed end to end. */
