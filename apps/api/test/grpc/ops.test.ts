@@ -104,9 +104,12 @@ describe('gRPC health follows readiness; reflection lists the services', () => {
     const t0 = Date.now();
     await waitFor(async () => (await statuses()).every((s) => s === 'NOT_SERVING'), 5_000);
     expect(Date.now() - t0).toBeLessThan(5_000);
-    // Meanwhile a call that needs the database fails as INTERNAL, revealing nothing of the cause.
+    // Meanwhile a call that needs the database fails as UNAVAILABLE (retry later), naming no internals.
     const f = await failure(keys.getKeyBundle({ userId: me.userId }));
-    expect(f).toMatchObject({ code: grpc.status.INTERNAL, details: 'internal error' });
+    expect(f).toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+      details: 'a backing service is unavailable; retry shortly',
+    });
     keys.close();
     pgProxy.restore();
     await waitFor(async () => (await statuses()).every((s) => s === 'SERVING'), 10_000);

@@ -20,7 +20,13 @@ describe('REST fuzz over the OpenAPI document (fast-check, fixed seed)', () => {
 
   beforeAll(async () => {
     otp = await new OtpWebhook().start();
-    ({ server, logs } = await startTestServerWithLogs({ OTP_WEBHOOK_URL: otp.url, MAX_DEVICES_PER_ACCOUNT: '100' }));
+    ({ server, logs } = await startTestServerWithLogs({
+      OTP_WEBHOOK_URL: otp.url,
+      MAX_DEVICES_PER_ACCOUNT: '100',
+      // Configured, so GET /calls/turn answers 200 (unconfigured it is a documented 503).
+      TURN_SECRET: 'fuzz-turn-secret',
+      TURN_URLS: 'turn:127.0.0.1:3478',
+    }));
     const api = client(server.url);
     users = [await createUser(api, otp), await createUser(api, otp)];
     // Keys for one account, so bundle fetches and sends get past "no such device".
