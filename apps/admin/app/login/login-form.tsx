@@ -1,0 +1,25 @@
+'use client';
+
+import { useActionState } from 'react';
+import { login } from '@/app/actions';
+
+export function LoginForm({ next }: { next: string }) {
+  const [state, action, pending] = useActionState(login, {});
+  return (
+    <form action={action}>
+      <input type="hidden" name="next" value={next} />
+      <label htmlFor="email">Email</label>
+      <input id="email" name="email" type="email" autoComplete="username" required />
+      <label htmlFor="password">Password</label>
+      <input id="password" name="password" type="password" autoComplete="current-password" required />
+      {state.error ? (
+        <p className="error" data-testid="login-error">
+          {state.error}
+        </p>
+      ) : null}
+      <button type="submit" className="primary" disabled={pending}>
+        Sign in
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,121 @@
+import type { AppRouter } from '@snaptalker/api/trpc';
+import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import type {
+  ActiveCall,
+  AdminRow,
+  AdminSession,
+  AuditEntry,
+  Dashboard,
+  IdentityChange,
+  LowKeyRow,
+  Page,
+  RecentCall,
+  Role,
+  UserDetail,
+  UserRow,
+} from './contract';
+
+type Query<I, O> = { query: (input: I) => Promise<O> };
+type Mutation<I, O> = { mutate: (input: I) => Promise<O> };
+type PageIn = { cursor?: string; limit?: number };
+
+/** The `admin` router's procedures as the console calls them (the contract in docs/admin.md). */
+export interface AdminClient {
+  auth: {
+    login: Mutation<{ email: string; password: string }, AdminSession>;
+    refresh: Mutation<{ refreshToken: string }, AdminSession>;
+    logout: Mutation<void, { ok: true }>;
+  };
+  me: Query<void, { id: string; email: string; role: Role }>;
+  dashboard: Query<void, Dashboard>;
+  users: {
+    search: Query<{ q?: string } & PageIn, Page<UserRow>>;
+    get: Query<{ userId: string }, UserDetail>;
+    revealPhone: Mutation<{ userId: string }, { phone: string }>;
+    ban: Mutation<{ userId: string }, { ok: true }>;
+    unban: Mutation<{ userId: string }, { ok: true }>;
+    revokeSessions: Mutation<{ userId: string }, { ok: true; devices: number }>;
+    unlinkDevice: Mutation<{ userId: string; deviceId: number }, { ok: true }>;
+  };
+  keys: {
+    low: Query<PageIn, Page<LowKeyRow> & { watermark: number }>;
+    identityChanges: Query<PageIn, Page<IdentityChange>>;
+  };
+  calls: {
+    active: Query<void, { items: ActiveCall[] }>;
+    recent: Query<PageIn, Page<RecentCall>>;
+  };
+  audit: {
+    list: Query<{ action?: string; actorId?: string; targetId?: string } & PageIn, Page<AuditEntry>>;
+  };
+  admins: {
+    list: Query<void, { items: AdminRow[] }>;
+    create: Mutation<{ email: string; password: string; role: Role }, { id: string }>;
+    setRole: Mutation<{ adminId: string; role: Role }, { ok: true }>;
+    setDisabled: Mutation<{ adminId: string; disabled: boolean }, { ok: true }>;
+  };
+}
+
+export const apiUrl = (): string => (process.env.SNAPTALKER_API_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '');
+
+/** A tRPC client for one admin's access token (or none, for login/refresh). Server side only. */
+export function adminApi(accessToken?: string): AdminClient {
+  const client = createTRPCClient<AppRouter>({
+    links: [
+      httpBatchLink({
+        url: `${apiUrl()}/trpc`,
+        maxItems: 10,
+        headers: () => (accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
+      }),
+    ],
+  });
+  return (client as unknown as { admin: AdminClient }).admin;
+}
+
+export interface ApiFailure {
+  /** The contract's error code (UNAUTHORIZED, FORBIDDEN, NOT_FOUND, RATE_LIMITED, …), UNAVAILABLE if unreachable. */
+  code: string;
+  message: string;
+  retryAfter?: number;
+}
+
+export function toApiFailure(e: unknown): ApiFailure {
+  if (e instanceof TRPCClientError) {
+    const data = e.data as
+      | { code?: string; retryAfter?: number; details?: { retryAfter?: unknown } }
+      | null
+      | undefined;
+    if (data?.code) {
+      const fromDetails = typeof data.details?.retryAfter === 'number' ? data.details.retryAfter : undefined;
+      return { code: data.code, message: e.message, retryAfter: data.retryAfter ?? fromDetails };
+    }
+  }
+  return { code: 'UNAVAILABLE', message: 'the API could not be reached' };
+}
+
+/** A sentence for an operator, for a failed call. */
+export function describeFailure(f: ApiFailure): string {
+  switch (f.code) {
+    case 'FORBIDDEN':
+      return `Forbidden: your role does not allow this (${f.message}).`;
+    case 'NOT_FOUND':
+      return `Not found: ${f.message}.`;
+    case 'CONFLICT':
+      return `Conflict: ${f.message}.`;
+    case 'VALIDATION_FAILED':
+      return `Invalid input: ${f.message}.`;
+    case 'RATE_LIMITED':
+      return `Too many attempts; try again in ${minutes(f.retryAfter)}.`;
+    case 'UNAUTHORIZED':
+      return 'Your session has ended; sign in again.';
+    case 'UNAVAILABLE':
+      return 'The API is unavailable right now; try again shortly.';
+    default:
+      return `The API refused the request (${f.code}).`;
+  }
+}
+
+export function minutes(seconds: number | undefined): string {
+  const m = Math.max(1, Math.ceil((seconds ?? 60) / 60));
+  return m === 1 ? '1 minute' : `${m} minutes`;
+}
