@@ -90,6 +90,7 @@ export async function startServer(
   }, config.RETENTION_INTERVAL_S * 1000);
   callRetention.unref();
   services.calls.start();
+  services.nodeStats.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -113,6 +114,7 @@ export async function startServer(
         clearInterval(attachmentCleanup);
         clearInterval(callRetention);
         services.calls.close();
+        await services.nodeStats.stop();
         await Promise.all([http.close(), grpc.close()]);
         await infra.close();
       })();

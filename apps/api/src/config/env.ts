@@ -83,6 +83,19 @@ export const envSchema = z.object({
   RATE_LIMIT_LOGIN_ACCOUNT: limit('10/900'),
   RATE_LIMIT_LOGIN_IP: limit('50/900'),
   RATE_LIMIT_REFRESH_DEVICE: limit('60/3600'),
+  // Admin console (services/admin): attempts per client IP, then per-account lockout after
+  // ADMIN_LOCKOUT_FAILURES consecutive wrong passwords for ADMIN_LOCKOUT_S.
+  RATE_LIMIT_ADMIN_LOGIN_IP: limit('30/900'),
+  ADMIN_LOCKOUT_FAILURES: intFrom(5, 1, 100),
+  ADMIN_LOCKOUT_S: intFrom(900, 1, 86_400),
+  ADMIN_ACCESS_TOKEN_TTL_S: intFrom(300, 10, 3_600),
+  ADMIN_SESSION_TTL_S: intFrom(28_800, 60, 604_800),
+  // The first owner's password when the admins table is empty (e.g. from a deployment secret);
+  // unset = a random one written to <DATA_DIR>/admin-initial-password.txt.
+  ADMIN_INITIAL_PASSWORD: optionalString,
+  ADMIN_INITIAL_EMAIL: z.email().default('admin@snaptalker.local'),
+  // How often each node writes its dashboard figures (node_stats); 0 turns the sampler off.
+  ADMIN_STATS_INTERVAL_MS: intFrom(2_000, 0, 60_000),
   RATE_LIMIT_BUNDLE_REQUESTER: limit('60/60'),
   RATE_LIMIT_BUNDLE_TARGET: limit('20/3600'),
   RATE_LIMIT_MESSAGES_USER: limit('200/2'),

@@ -1,5 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Upper bounds of message_delivery_latency_seconds (the admin dashboard's node_stats store counts per bucket). */
+export const DELIVERY_LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600] as const;
+
 /** One registry per server instance, so several servers in one process (tests) never collide. */
 export function createMetrics() {
   const registry = new Registry();
@@ -65,7 +68,7 @@ export function createMetrics() {
     deliveryLatency: new Histogram({
       name: 'message_delivery_latency_seconds',
       help: 'Time from send accepted to recipient acknowledgement',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600],
+      buckets: [...DELIVERY_LATENCY_BUCKETS_S],
       registers: [registry],
     }),
     callOutcomes: new Counter({

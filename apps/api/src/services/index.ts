@@ -19,6 +19,11 @@ import { AttachmentsRepo } from '../infra/db/repos/attachments.repo.js';
 import { AttachmentsService } from './attachments/attachments.service.js';
 import { CallsRepo } from '../infra/db/repos/calls.repo.js';
 import { CallsService } from './calls/calls.service.js';
+import { AdminRepo } from '../infra/db/repos/admin.repo.js';
+import { AdminAuthService } from './admin/admin-auth.service.js';
+import { AdminService } from './admin/admin.service.js';
+import { AdminTokens } from './admin/admin-tokens.js';
+import { NodeStatsSampler } from './admin/node-stats.js';
 
 export interface Services {
   ops: OpsService;
@@ -29,6 +34,11 @@ export interface Services {
   connections: ConnectionCap;
   attachments: AttachmentsService;
   calls: CallsService;
+  /** Console sign-in (admins are not users) and the console's reads and actions. */
+  adminAuth: AdminAuthService;
+  admin: AdminService;
+  /** This node's dashboard figures, written to node_stats; started and stopped with the server. */
+  nodeStats: NodeStatsSampler;
 }
 
 export interface ServiceDeps {
@@ -46,15 +56,16 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     log.warn('JWT_SECRET is not set: tokens are signed with a per-node secret; set it when running several nodes');
   }
   const limits = new Limits(infra.limiter);
+  const passwords = new Passwords({
+    memoryCost: config.ARGON2_MEMORY_KIB,
+    timeCost: config.ARGON2_ITERATIONS,
+    parallelism: config.ARGON2_PARALLELISM,
+  });
   let devicesChanged: (userId: string) => Promise<void> = async () => {};
   const accounts = new AccountsService({
     config,
     repo: new AccountsRepo(infra.db.prisma),
-    passwords: new Passwords({
-      memoryCost: config.ARGON2_MEMORY_KIB,
-      timeCost: config.ARGON2_ITERATIONS,
-      parallelism: config.ARGON2_PARALLELISM,
-    }),
+    passwords,
     tokens: new Tokens(secret, config.ACCESS_TOKEN_TTL_S),
     otp: new OtpStore(infra.kv, secret),
     sms: infra.sms,
@@ -131,7 +142,25 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       this.set(await callsRepo.countLive().catch(() => 0));
     },
   });
+  const adminRepo = new AdminRepo(infra.db.prisma);
+  const adminAuth = new AdminAuthService({
+    config,
+    repo: adminRepo,
+    passwords,
+    tokens: new AdminTokens(secret, config.ADMIN_ACCESS_TOKEN_TTL_S),
+    limits,
+    log,
+  });
+  await adminAuth.ensureInitialOwner();
   return {
+    adminAuth,
+    admin: new AdminService({ config, repo: adminRepo, accounts, passwords, log }),
+    nodeStats: new NodeStatsSampler({
+      repo: adminRepo,
+      metrics: deps.metrics,
+      log,
+      intervalMs: config.ADMIN_STATS_INTERVAL_MS,
+    }),
     ops: new OpsService(infra, config.READY_CHECK_TIMEOUT_MS),
     accounts,
     keys,

@@ -238,19 +238,42 @@ export class AccountsService {
   }
 
   async unlinkDevice(actor: Actor, deviceId: number): Promise<void> {
-    if (deviceId === 1) throw new AppError('FORBIDDEN', 'device 1 cannot be unlinked');
     if (actor.deviceId !== 1 && actor.deviceId !== deviceId) {
       throw new AppError('FORBIDDEN', 'only device 1 may unlink other devices');
     }
-    if (!(await this.d.repo.deleteDevice(actor.userId, deviceId)))
-      throw new AppError('NOT_FOUND', `no device ${deviceId}`);
-    await this.sessionsChanged(actor.userId);
-    await this.d.devicesChanged(actor.userId);
-    await this.publishSession(actor.userId, deviceId, {
+    await this.removeDevice(actor.userId, deviceId);
+  }
+
+  /**
+   * Unlinks a device of any account (the user's own unlink, or an admin's): keys, queue and tokens
+   * go, every node drops it from its caches, and its sockets close with 4401. Device 1 holds the
+   * account (its identity key's primary), so it is never unlinked.
+   */
+  async removeDevice(userId: string, deviceId: number): Promise<void> {
+    if (deviceId === 1) throw new AppError('FORBIDDEN', 'device 1 cannot be unlinked');
+    if (!(await this.d.repo.deleteDevice(userId, deviceId))) throw new AppError('NOT_FOUND', `no device ${deviceId}`);
+    await this.sessionsChanged(userId);
+    await this.d.devicesChanged(userId);
+    await this.publishSession(userId, deviceId, {
       type: 'session.revoked',
       closeCode: 4401,
       reason: 'device unlinked',
     });
+  }
+
+  /** Admin-facing: every device of the account signs in again; devices stay linked. Returns how many. */
+  async revokeAllSessions(userId: string): Promise<number> {
+    const devices = await this.d.repo.revokeUserSessions(userId);
+    if (!devices) throw new AppError('NOT_FOUND', 'no such user');
+    await this.sessionsChanged(userId);
+    for (const deviceId of devices) {
+      await this.publishSession(userId, deviceId, {
+        type: 'session.revoked',
+        closeCode: 4401,
+        reason: 'sessions revoked by an administrator',
+      });
+    }
+    return devices.length;
   }
 
   /** Admin-facing: a banned account gets 403 BANNED everywhere and its sockets close with 4403. */

@@ -56,9 +56,11 @@ export function sendError(reply: FastifyReply, e: AppError): FastifyReply {
 function clientWentAway(err: unknown, req: FastifyRequest): boolean {
   const code = (err as { code?: unknown }).code;
   // (Not req.raw.destroyed: a fully read request body is destroyed too.)
+  // ECONNRESET alone says nothing about the client: PostgreSQL or Redis resetting the connection
+  // mid-query raises it too, and that is a 503 (dependency outage), not the client's 400.
   return (
     req.raw.socket?.destroyed === true ||
-    code === 'ECONNRESET' ||
+    (code === 'ECONNRESET' && req.raw.aborted) ||
     code === 'ECONNABORTED' ||
     code === 'ERR_STREAM_PREMATURE_CLOSE'
   );

@@ -1,3 +1,4 @@
+import { adminRouter } from './routers/admin.js';
 import { attachmentsRouter } from './routers/attachments.js';
 import { authRouter } from './routers/auth.js';
 import { callsRouter } from './routers/calls.js';
@@ -11,6 +12,7 @@ export const appRouter = router({
   messages: messagesRouter,
   attachments: attachmentsRouter,
   calls: callsRouter,
+  admin: adminRouter,
 });
 
 /** What TypeScript clients import (types only) to be typed end to end. */

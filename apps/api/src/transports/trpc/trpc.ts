@@ -60,3 +60,18 @@ export const deviceProcedure = publicProcedure.use(async ({ ctx, next }) => {
     throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error' });
   }
 });
+
+/**
+ * Console calls: the bearer token must be an admin access token (its own audience and key), checked
+ * against its session and the admin's current role on every call. A user token is refused here, and
+ * an admin token is refused by deviceProcedure. What each role may do is decided in the service.
+ */
+export const adminProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  try {
+    const admin = await ctx.services.adminAuth.authenticate(ctx.token);
+    return next({ ctx: { ...ctx, admin } });
+  } catch (e) {
+    if (isAppError(e) || isDependencyOutage(e)) throw toTrpcError(asAppError(e));
+    throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'internal error' });
+  }
+});

@@ -162,6 +162,21 @@ export class AccountsRepo {
     });
   }
 
+  /**
+   * Ends every session of the account (admin "revoke all sessions"): refresh tokens revoked and
+   * every device's token version bumped, so issued access tokens die too. Devices stay linked.
+   * Returns the device ids, or null for an unknown user.
+   */
+  async revokeUserSessions(userId: string): Promise<number[] | null> {
+    return this.prisma.$transaction(async (tx) => {
+      if (!(await tx.user.findUnique({ where: { id: userId }, select: { id: true } }))) return null;
+      await tx.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } });
+      await tx.device.updateMany({ where: { userId }, data: { tokenVersion: { increment: 1 } } });
+      const devices = await tx.device.findMany({ where: { userId }, select: { deviceId: true } });
+      return devices.map((d) => d.deviceId);
+    });
+  }
+
   /** Removes a device with everything hanging off it: keys (FK cascade), queued envelopes, tokens. */
   async deleteDevice(userId: string, deviceId: number): Promise<boolean> {
     return this.prisma.$transaction(async (tx) => {
