@@ -124,7 +124,7 @@ export interface AuditEntry {
   action: string;
   targetType: string | null;
   targetId: string | null;
-  details: unknown;
+  details?: unknown;
 }
 
 export interface AdminRow {

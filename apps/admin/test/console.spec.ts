@@ -103,8 +103,9 @@ test('unlink a second device; a hostile device name renders as text', async ({ p
 
   await page.getByTestId('unlink-2').click();
   await page.getByTestId('unlink-2-confirm').click();
-  await expect(page.getByTestId('action-ok')).toContainText('Device 2 unlinked');
+  // The row (and its button) goes away as the page re-renders without device 2.
   await expect(page.getByTestId('device-2')).toHaveCount(0);
+  await expect(page.getByTestId('device-1')).toBeVisible();
   expect((await rest('GET', '/me', undefined, second.accessToken)).status).toBe(401);
   expect((await rest('GET', '/me', undefined, user.accessToken)).status).toBe(200);
 });
@@ -140,10 +141,10 @@ test('the owner creates a viewer, who sees users but cannot ban (no button; the 
   await ctx.close();
 
   // A viewer token used directly against the API: FORBIDDEN, and the user stays unbanned.
-  const session = await (trpc() as any).admin.auth.login.mutate({ email: viewer.email, password: viewer.password });
+  const session = await trpc().admin.auth.login.mutate({ email: viewer.email, password: viewer.password });
   expect(session.admin.role).toBe('viewer');
-  const refused = await (trpc(session.accessToken) as any).admin.users.ban
-    .mutate({ userId: target.userId })
+  const refused = await trpc(session.accessToken)
+    .admin.users.ban.mutate({ userId: target.userId })
     .catch((e: unknown) => e);
   expect(refused).toBeInstanceOf(TRPCClientError);
   expect((refused as TRPCClientError<any>).data?.code).toBe('FORBIDDEN');
@@ -159,7 +160,9 @@ test('the dashboard shows live non-zero messages/s after a burst of sends', asyn
   await sendBurst(alice, bob, bobReg, 60);
   // No reload: the page's poller brings the new figures in.
   await expect(page.getByTestId('card-messages-per-second')).not.toHaveText('0', { timeout: 20_000 });
-  expect(Number((await page.getByTestId('card-messages-per-second').textContent())?.replace(/,/g, ''))).toBeGreaterThan(0);
+  expect(Number((await page.getByTestId('card-messages-per-second').textContent())?.replace(/,/g, ''))).toBeGreaterThan(
+    0,
+  );
   expect(await page.getByTestId('dashboard-at').textContent()).not.toBe(before);
   await expect(page.getByTestId('card-queue-depth')).not.toHaveText('0');
   await expect(page.getByTestId('chart-mps').locator('polyline')).toHaveCount(1);

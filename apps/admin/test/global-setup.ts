@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,13 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, proc: ChildProcess, log: () => string, ms = 60_000) {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  proc: ChildProcess,
+  log: () => string,
+  ms = 60_000,
+) {
   const end = Date.now() + ms;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`${what} exited ${proc.exitCode}:\n${log()}`);
@@ -37,7 +43,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, proc: ChildP
 function start(name: string, args: string[], cwd: string, env: Record<string, string>, logFile: string) {
   const proc = spawn(process.execPath, args, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env } as unknown as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -146,10 +152,23 @@ export default async function globalSetup() {
     if (!process.env.ADMIN_TEST_KEEP) rmSync(work, { recursive: true, force: true });
   };
   try {
-    await waitFor('API', async () => (await fetch(`${apiUrl}/health`)).ok && existsSync(passwordFile), api.proc, api.log);
+    await waitFor(
+      'API',
+      async () => (await fetch(`${apiUrl}/health`)).ok && existsSync(passwordFile),
+      api.proc,
+      api.log,
+    );
     consoleProc.current = start(
       'console',
-      [join(adminDir, 'node_modules/next/dist/bin/next'), 'start', adminDir, '--port', String(consolePort), '--hostname', '127.0.0.1'],
+      [
+        join(adminDir, 'node_modules/next/dist/bin/next'),
+        'start',
+        adminDir,
+        '--port',
+        String(consolePort),
+        '--hostname',
+        '127.0.0.1',
+      ],
       adminDir,
       {
         NODE_ENV: 'production',
