@@ -90,6 +90,9 @@ export const envSchema = z.object({
   ADMIN_LOCKOUT_S: intFrom(900, 1, 86_400),
   ADMIN_ACCESS_TOKEN_TTL_S: intFrom(300, 10, 3_600),
   ADMIN_SESSION_TTL_S: intFrom(28_800, 60, 604_800),
+  // A rotated refresh token presented again within this window is a race of two console requests
+  // (answered 401); after it, reuse — the session is ended.
+  ADMIN_REFRESH_GRACE_MS: intFrom(30_000, 0, 300_000),
   // The first owner's password when the admins table is empty (e.g. from a deployment secret);
   // unset = a random one written to <DATA_DIR>/admin-initial-password.txt.
   ADMIN_INITIAL_PASSWORD: optionalString,

@@ -58,8 +58,12 @@ export interface TestUser {
 }
 
 /** register → OTP through the webhook → verify: a verified account on device 1. */
-export async function createUser(api: Client, otp: OtpWebhook, opts: { ip?: string } = {}): Promise<TestUser> {
-  const username = randomUsername();
+export async function createUser(
+  api: Client,
+  otp: OtpWebhook,
+  opts: { ip?: string; username?: string } = {},
+): Promise<TestUser> {
+  const username = opts.username ?? randomUsername();
   const phone = randomPhone();
   const password = 'correct horse battery';
   const ip = opts.ip ?? randomIp();

@@ -19,6 +19,7 @@ export const relaxedLimits: Record<string, string> = {
   RATE_LIMIT_MESSAGES_USER: '100000/1',
   RATE_LIMIT_WS_FRAMES: '1000000/1',
   RATE_LIMIT_STREAM_OPEN_DEVICE: '100000/60',
+  RATE_LIMIT_ADMIN_LOGIN_IP: '100000/60',
   // Cheap argon2 for speed; the benchmark and the default config use the real cost.
   ARGON2_MEMORY_KIB: '1024',
   ARGON2_ITERATIONS: '1',

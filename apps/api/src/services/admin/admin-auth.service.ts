@@ -13,8 +13,6 @@ import type { Limits } from '../rate-limits.js';
 import type { AdminTokens } from './admin-tokens.js';
 import type { LoginInput } from './admin.schemas.js';
 
-/** A refresh token presented again within this window after its rotation is a race, not a theft. */
-const REUSE_GRACE_MS = 30_000;
 export const INITIAL_PASSWORD_FILE = 'admin-initial-password.txt';
 
 export interface AdminSessionReply {
@@ -141,7 +139,7 @@ export class AdminAuthService {
   private async detectReuse(hash: Uint8Array<ArrayBuffer>): Promise<void> {
     const replaced = await this.d.repo.findSessionByPreviousToken(hash);
     if (!replaced || replaced.revokedAt) return;
-    if (replaced.rotatedAt && Date.now() - replaced.rotatedAt.getTime() < REUSE_GRACE_MS) return;
+    if (replaced.rotatedAt && Date.now() - replaced.rotatedAt.getTime() < this.d.config.ADMIN_REFRESH_GRACE_MS) return;
     await this.d.repo.revokeSession(replaced.id);
     await this.d.repo.audit({
       actorType: 'system',
