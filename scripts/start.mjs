@@ -61,12 +61,17 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => shutdown(0,
 
 run('API', ['apps/api/dist/main.js'], repo, { DATA_DIR: dataDir });
 const adminDir = join(repo, 'apps/admin');
-run('admin console', [join(adminDir, 'node_modules/next/dist/bin/next'), 'start', adminDir, '--port', adminPort, '--hostname', host], adminDir, {
-  NODE_ENV: 'production',
-  NEXT_TELEMETRY_DISABLED: '1',
-  SNAPTALKER_API_URL: apiUrl,
-  AUTH_SECRET: authSecret,
-});
+run(
+  'admin console',
+  [join(adminDir, 'node_modules/next/dist/bin/next'), 'start', adminDir, '--port', adminPort, '--hostname', host],
+  adminDir,
+  {
+    NODE_ENV: 'production',
+    NEXT_TELEMETRY_DISABLED: '1',
+    SNAPTALKER_API_URL: apiUrl,
+    AUTH_SECRET: authSecret,
+  },
+);
 
 const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
 say(`API on port ${apiPort}; admin console at http://${shown}:${adminPort} (using the API at ${apiUrl})`);

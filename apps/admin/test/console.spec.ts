@@ -191,9 +191,7 @@ test('keys, calls and audit pages render; the audit log filters by action and ta
   await expect(rows.first()).toContainText('admin.login_failed');
 });
 
-test('the session outlives its access token (refresh), and signing out ends the API session too', async ({
-  page,
-}) => {
+test('the session outlives its access token (refresh), and signing out ends the API session too', async ({ page }) => {
   await login(page, ownerEmail, ownerPassword());
   // Access tokens live 95 s here and are refreshed 90 s before expiry: wait past that, keep working.
   await page.waitForTimeout(6_000);
