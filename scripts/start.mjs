@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,19 +33,32 @@ if (!authSecret) {
   authSecret = readFileSync(file, 'utf8').trim();
 }
 
-const apiPort = env.PORT || '3000';
-const adminPort = env.ADMIN_PORT || '3001';
+/** Port `0` means any free one; the console needs to know the API's, so pick it here. */
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(String(port)));
+    });
+  });
+}
 const host = env.HOST || '0.0.0.0';
+const apiPort = env.PORT === '0' ? await freePort() : env.PORT || '3000';
+const adminPort = env.ADMIN_PORT === '0' ? await freePort() : env.ADMIN_PORT || '3001';
 const apiUrl = env.SNAPTALKER_API_URL || `${env.TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${apiPort}`;
 
 const children = [];
 let exiting = false;
+let stoppedBySignal = false;
 function run(name, args, cwd, extraEnv) {
   const child = spawn(process.execPath, args, { cwd, stdio: 'inherit', env: { ...env, ...extraEnv } });
   children.push(child);
   child.on('exit', (code, signal) => {
     if (!exiting) say(`${name} exited (${signal ?? code}); stopping the rest`);
-    shutdown(code ?? (signal ? 1 : 0));
+    // Stopped by us (a signal we forwarded): not a failure. Died on its own: exit non-zero.
+    shutdown(stoppedBySignal ? 0 : (code ?? 1) || 1);
   });
   return child;
 }
@@ -57,9 +71,13 @@ function shutdown(code, signal = 'SIGTERM') {
   process.exitCode = process.exitCode || code;
   if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(process.exitCode);
 }
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => shutdown(0, signal));
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.on(signal, () => {
+    if (!exiting) stoppedBySignal = true;
+    shutdown(0, signal);
+  });
 
-run('API', ['apps/api/dist/main.js'], repo, { DATA_DIR: dataDir });
+run('API', ['apps/api/dist/main.js'], repo, { DATA_DIR: dataDir, PORT: apiPort });
 const adminDir = join(repo, 'apps/admin');
 run(
   'admin console',
