@@ -59,7 +59,9 @@ export async function proxy(request: NextRequest): Promise<NextResponse> {
 
   const isPublic = publicPaths.some((p) => pathname === p || pathname.startsWith(`${p}/`));
   let response: NextResponse;
-  if (!signedIn && !isPublic) {
+  if (!signedIn && pathname.startsWith('/dashboard/data')) {
+    response = NextResponse.json({ error: 'UNAUTHORIZED' }, { status: 401 });
+  } else if (!signedIn && !isPublic) {
     const login = new URL('/login', request.url);
     if (pathname !== '/') login.searchParams.set('next', `${pathname}${search}`);
     response = NextResponse.redirect(login);

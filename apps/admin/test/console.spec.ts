@@ -151,6 +151,43 @@ test('the owner creates a viewer, who sees users but cannot ban (no button; the 
   expect((await rest('GET', '/me', undefined, target.accessToken)).status).toBe(200);
 });
 
+test('sign-in errors: a disabled admin is told so; repeated wrong passwords lock the account for N minutes', async ({
+  page,
+  browser,
+}) => {
+  await login(page, ownerEmail, ownerPassword());
+  await page.goto('/admins');
+  const row = page.getByTestId(`admin-row-${viewer.email}`);
+  await row.getByRole('button', { name: 'Disable' }).click();
+  await row.getByRole('button', { name: 'Yes, disable' }).click();
+  await expect(row.getByText('disabled', { exact: true })).toBeVisible();
+
+  const ctx = await browser.newContext({ baseURL: process.env.ADMIN_TEST_CONSOLE_URL });
+  const other = await ctx.newPage();
+  const attempt = async (email: string, password: string) => {
+    await other.getByLabel('Email').fill(email);
+    await other.getByLabel('Password').fill(password);
+    await other.getByRole('button', { name: 'Sign in' }).click();
+  };
+  await other.goto('/login');
+  await attempt(viewer.email, viewer.password);
+  await expect(other.getByTestId('login-error')).toHaveText('This admin account is disabled.');
+
+  const victim = { email: `locked-${Date.now()}@snaptalker.test`, password: 'operator password 123' };
+  const owner = await trpc().admin.auth.login.mutate({ email: ownerEmail, password: ownerPassword() });
+  await trpc(owner.accessToken).admin.admins.create.mutate({ ...victim, role: 'operator' });
+  for (let i = 0; i < 5; i++) {
+    await attempt(victim.email, `wrong password ${i}`);
+    await expect(other.getByTestId('login-error')).toBeVisible();
+    await expect(other.getByRole('button', { name: 'Sign in' })).toBeEnabled();
+  }
+  // Locked now: even the right password is refused, with the wait in minutes.
+  await attempt(victim.email, victim.password);
+  await expect(other.getByTestId('login-error')).toHaveText(/^Too many failed attempts: try again in 1[45] minutes\.$/);
+  await shot(other, 'login-locked');
+  await ctx.close();
+});
+
 test('the dashboard shows live non-zero messages/s after a burst of sends', async ({ page }) => {
   const [alice, bob] = await Promise.all([createUser('alice'), createUser('bob')]);
   const [, bobReg] = await Promise.all([uploadKeys(alice), uploadKeys(bob)]);
