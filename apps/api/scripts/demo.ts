@@ -141,7 +141,8 @@ try {
   if (!same) throw new Error('attachment bytes differ');
   // The same check refuses a blob altered in storage or in transit.
   const copy = encryptAttachment(image);
-  copy.blob[copy.blob.byteLength - 40] ^= 1;
+  const at = copy.blob.byteLength - 40;
+  copy.blob[at] = (copy.blob[at] ?? 0) ^ 1;
   try {
     decryptAttachment(copy.blob, { ...pointer, key: b64(copy.key), digest: b64(copy.digest) });
     throw new Error('a tampered blob was accepted');
