@@ -3,12 +3,18 @@
 // Run from the repo root: `npx -y pnpm@10.34.9 demo`
 // Against a running server the demo must read the OTP codes that server sends: start the server with
 // OTP_WEBHOOK_URL=http://127.0.0.1:<port>/otp and the demo with DEMO_OTP_PORT=<port> (same port).
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClientEvents, SnapTalkerClient } from '@snaptalker/sdk/node';
+import {
+  AttachmentIntegrityError,
+  type ClientEvents,
+  decryptAttachment,
+  encryptAttachment,
+  SnapTalkerClient,
+} from '@snaptalker/sdk/node';
 import { loadConfig } from '../src/config/index.js';
 import { startServer } from '../src/server.js';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
@@ -87,6 +93,17 @@ async function user(name: string) {
   return c;
 }
 
+const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+/** A valid 1×1 PNG (a red pixel), so the demo needs no file. */
+const tinyPng = () =>
+  new Uint8Array(
+    Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
+      'base64',
+    ),
+  );
+
 const t0 = Date.now();
 try {
   const alice = await user('alice');
@@ -108,6 +125,31 @@ try {
   await bob.send(alice.userId, 'Hi Alice! Only we can read this.');
   const r = await back;
   console.log(`alice ← bob: ${r.ciphertextBytes} bytes of ciphertext decrypted to: "${r.text}"`);
+
+  // An image: encrypted here, uploaded as ciphertext, its key and digest inside the E2EE message.
+  const image = tinyPng();
+  const photo = once(bob, 'message', (msg) => msg.attachment !== undefined);
+  const shared = await alice.sendAttachment(bob.userId, image, 'image/png');
+  console.log(
+    `alice → bob: ${image.byteLength}-byte PNG as attachment ${shared.attachment.attachmentId} (the server stores only ciphertext)`,
+  );
+  const pointer = (await photo).attachment;
+  if (!pointer) throw new Error('no attachment pointer in the message');
+  const got = await bob.downloadAttachment(pointer);
+  const same = sha256(got) === sha256(image);
+  console.log(`bob: downloaded, digest and MAC verified, decrypted ${got.byteLength} bytes, identical: ${same}`);
+  if (!same) throw new Error('attachment bytes differ');
+  // The same check refuses a blob altered in storage or in transit.
+  const copy = encryptAttachment(image);
+  const at = copy.blob.byteLength - 40;
+  copy.blob[at] = (copy.blob[at] ?? 0) ^ 1;
+  try {
+    decryptAttachment(copy.blob, { ...pointer, key: b64(copy.key), digest: b64(copy.digest) });
+    throw new Error('a tampered blob was accepted');
+  } catch (e) {
+    if (!(e instanceof AttachmentIntegrityError)) throw e;
+    console.log(`a tampered copy is rejected: ${e.message}`);
+  }
   console.log(`demo finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   alice.close();
   bob.close();

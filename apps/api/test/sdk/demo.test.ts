@@ -44,6 +44,9 @@ describe('pnpm demo (smoke)', () => {
     expect(out).toContain('alice: receipt "delivered"');
     expect(out).toContain('alice: receipt "read"');
     expect(out).toMatch(/alice ← bob: \d+ bytes of ciphertext decrypted to: "Hi Alice! Only we can read this."/);
+    expect(out).toMatch(/alice → bob: 70-byte PNG as attachment \S+/);
+    expect(out).toContain('bob: downloaded, digest and MAC verified, decrypted 70 bytes, identical: true');
+    expect(out).toContain('a tampered copy is rejected');
   }, 60_000);
 
   it('works against a running server whose OTP_WEBHOOK_URL matches DEMO_OTP_PORT', async () => {

@@ -115,6 +115,13 @@ export class CallsService {
           continue;
         }
         await this.d.repo.markPartyLost(call.id);
+        // A new session may have opened (and cleared the loss) between the presence check above and
+        // this mark: presence is set before openSession clears, so reading it now closes the race.
+        const now = await this.d.kv.get(key);
+        if (now !== null && now !== session.presence) {
+          await this.d.repo.partyBack(userId, deviceId);
+          continue;
+        }
         const t = setTimeout(
           () => {
             this.graceTimers.delete(t);
