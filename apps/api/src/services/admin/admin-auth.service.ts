@@ -13,6 +13,8 @@ import type { Limits } from '../rate-limits.js';
 import type { AdminTokens } from './admin-tokens.js';
 import type { LoginInput } from './admin.schemas.js';
 
+/** An 8-hour session refreshing every few minutes needs ~100; this leaves room for retries. */
+const REFRESH_PER_SESSION = { name: 'admin-refresh-session', points: 300, durationS: 3_600 };
 export const INITIAL_PASSWORD_FILE = 'admin-initial-password.txt';
 
 export interface AdminSessionReply {
@@ -44,17 +46,21 @@ export class AdminAuthService {
   }
 
   async login(origin: Origin, input: LoginInput): Promise<AdminSessionReply> {
-    await this.d.limits.consume(this.loginIp, origin.ip);
+    // Failed attempts count per client IP (successful sign-ins do not: every admin signing in through
+    // one console shares its address); the per-account lockout below stops guessing at one account.
+    await this.d.limits.check(this.loginIp, origin.ip);
     const admin = await this.d.repo.findAdminByEmail(input.email);
     if (!admin) {
       // Same work as a real check: an unknown email is not told apart by timing.
       await this.d.passwords.burn(input.password);
+      await this.d.limits.fail(this.loginIp, origin.ip);
       throw new AppError('INVALID_CREDENTIALS', 'wrong email or password');
     }
     const now = Date.now();
     // A locked account is not even checked, so guessing cannot continue while it is locked.
     if (admin.lockedUntil && admin.lockedUntil.getTime() > now) throw this.locked(admin.lockedUntil);
     if (!(await this.d.passwords.verify(admin.passwordHash, input.password))) {
+      await this.d.limits.fail(this.loginIp, origin.ip);
       const lockedUntil = await this.d.repo.recordFailedLogin(
         admin.id,
         this.d.config.ADMIN_LOCKOUT_FAILURES,
@@ -117,13 +123,17 @@ export class AdminAuthService {
 
   /** Rotates the refresh token (single use); the session's absolute lifetime never grows. */
   async refresh(origin: Origin, refreshToken: string): Promise<AdminSessionReply> {
-    await this.d.limits.consume(this.loginIp, origin.ip);
+    // Every console request reaches the API from the console's own address, so refreshes are limited
+    // per session, and only unknown tokens count against the address (like failed sign-ins).
+    await this.d.limits.check(this.loginIp, origin.ip);
     const hash = hashRefreshToken(refreshToken);
     const session = await this.d.repo.findSessionByToken(hash);
     if (!session) {
+      await this.d.limits.fail(this.loginIp, origin.ip);
       await this.detectReuse(hash);
       throw new AppError('UNAUTHORIZED', 'unknown admin refresh token');
     }
+    await this.d.limits.consume(REFRESH_PER_SESSION, session.id);
     if (session.revokedAt || session.expiresAt.getTime() <= Date.now())
       throw new AppError('UNAUTHORIZED', 'admin session ended');
     const state = await this.d.repo.sessionWithAdmin(session.id);
