@@ -379,16 +379,14 @@ function callFrames(callee: string): fc.Arbitrary<FuzzFrame> {
     ['missing', fc.constantFrom('to', 'sdp', 'media').map((k) => (o: Offer) => ({ ...o, [k]: undefined }))],
     ['extra', anyJson.map((v) => (o: Offer) => ({ ...o, from: v ?? 1 }))],
   ];
-  const badOffer = fc
-    .tuple(fc.uuid(), fc.constantFrom(...corruptions))
-    .chain(([callId, [label, mut]]) =>
-      mut.map((m) => ({
-        data: JSON.stringify(m(offer(callId))),
-        expect: 'error' as const,
-        callId,
-        label: `offer:${label}`,
-      })),
-    );
+  const badOffer = fc.tuple(fc.uuid(), fc.constantFrom(...corruptions)).chain(([callId, [label, mut]]) =>
+    mut.map((m) => ({
+      data: JSON.stringify(m(offer(callId))),
+      expect: 'error' as const,
+      callId,
+      label: `offer:${label}`,
+    })),
+  );
   const badCallId = fc
     .tuple(
       fc.constantFrom('offer', 'answer', 'ice', 'ringing', 'reject', 'busy', 'hangup'),
