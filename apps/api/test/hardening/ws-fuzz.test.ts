@@ -773,6 +773,33 @@ describe('WebSocket fuzz: message stream, calls signaling, tRPC (fast-check, fix
     noErrorLogs();
   });
 
+  it('tRPC batches are bounded: 101 calls in one WebSocket frame are refused, 100 are served', async () => {
+    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/trpc`, {
+      headers: { authorization: `Bearer ${fuzzer.accessToken}` },
+    });
+    const s = new TestSocket(ws);
+    await s.opened;
+    const batch = (n: number, from: number) =>
+      Array.from({ length: n }, (_, i) => ({ id: from + i, method: 'query', params: { path: 'keys.count' } }));
+    const until = async (pred: () => boolean) => {
+      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    s.ws.send(JSON.stringify(batch(101, 1000)));
+    const errors = () => s.frames.filter((f) => 'error' in f) as Array<Record<string, any>>;
+    await until(() => errors().length >= 101);
+    // Every call of the batch is answered with the refusal (the contract's VALIDATION_FAILED), none is run.
+    expect(errors().map((f) => [f.error.data?.code, f.error.message])).toEqual(
+      Array(101).fill(['VALIDATION_FAILED', 'Batch call exceeds maximum size']),
+    );
+    expect(s.frames.filter((f) => 'result' in f)).toEqual([]);
+    s.ws.send(JSON.stringify(batch(100, 5000)));
+    await until(() => s.frames.filter((f) => 'result' in f).length >= 100);
+    expect(s.frames.filter((f) => 'result' in f)).toHaveLength(100);
+    s.close();
+
+    noErrorLogs();
+  });
+
   it('afterwards a well-behaved client on the same server sends, receives and calls normally', async () => {
     const bobStream = await TestSocket.connect(server.url, bob.accessToken);
     await bobStream.next((x) => x.type === 'queue.empty');

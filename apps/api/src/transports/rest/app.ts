@@ -29,6 +29,8 @@ import { opsRoutes } from './ops.routes.js';
 
 export const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 export const WS_MAX_FRAME_BYTES = 512 * 1024;
+/** Calls per tRPC batch (HTTP or WebSocket frame); the SDK's httpBatchLink sends at most this many. */
+export const TRPC_MAX_BATCH = 100;
 
 /** `ws`'s protocol errors (WS_ERR_*: oversized frame, bad UTF-8, bad opcode…) and a peer that vanished. */
 function isClientSocketError(error: Error): boolean {
@@ -197,6 +199,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     trpcOptions: {
       router: appRouter,
       createContext: contextFactory(services),
+      // One HTTP request or WebSocket frame carried any number of calls: a 512 KiB frame held
+      // ~8,000, each a service call, past the per-frame budget the raw sockets apply. Bounded like
+      // the SDK's batch link (TRPC_MAX_BATCH in packages/sdk); larger batches get a 400 BAD_REQUEST.
+      maxBatchSize: TRPC_MAX_BATCH,
       keepAlive: { enabled: true, pingMs: deps.config.WS_PING_INTERVAL_S * 1000, pongWaitMs: 10_000 },
       onError: ({ error, path }) => {
         // tRPC reports its socket's 'error' events here as INTERNAL_SERVER_ERROR: a client's oversized
