@@ -41,6 +41,8 @@ export function createTransport(opts: TransportOptions): Transport {
         true: wsLink({ client: ws }),
         false: httpBatchLink({
           url: `${base}/trpc`,
+          // The server refuses batches of more than 100 calls (TRPC_MAX_BATCH in apps/api).
+          maxItems: 100,
           headers: async () => {
             const token = await opts.getAccessToken();
             return token ? { authorization: `Bearer ${token}` } : {};

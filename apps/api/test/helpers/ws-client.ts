@@ -15,7 +15,14 @@ export class TestSocket {
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', (d) => {
-      this.frames.push(JSON.parse(d.toString()));
+      // tRPC's keep-alive sends bare PING/PONG text frames: kept, not thrown on.
+      let frame: Frame;
+      try {
+        frame = JSON.parse(d.toString());
+      } catch {
+        frame = { type: '__text__', text: d.toString() };
+      }
+      this.frames.push(frame);
       for (const w of this.waiters.splice(0)) w();
     });
     this.closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));

@@ -3,10 +3,11 @@ import { base64, base64Out, deviceIdOut, timestamp, uuid } from '../../domain/sc
 
 export const MAX_CONTENT_BYTES = 256 * 1024;
 
-const content = base64.refine(
-  (s) => Buffer.from(s, 'base64').length <= MAX_CONTENT_BYTES,
-  'must be at most 256 KiB decoded',
-);
+// Not empty: '' is valid base64 of zero bytes, but no Signal message is empty, and an envelope
+// without ciphertext was stored and delivered as if it were one (found by the WebSocket fuzz).
+const content = base64
+  .min(1, 'must not be empty')
+  .refine((s) => Buffer.from(s, 'base64').length <= MAX_CONTENT_BYTES, 'must be at most 256 KiB decoded');
 
 export const OutgoingEnvelope = z.strictObject({
   deviceId: z.number().int().min(1).max(2_147_483_647),

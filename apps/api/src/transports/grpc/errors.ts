@@ -39,6 +39,8 @@ export function streamEndError(end: StreamEnd): AppError {
   return new AppError(streamEndCode[end.closeCode], end.reason);
 }
 
+const MAX_DETAILS_CHARS = 4096;
+
 /** Metadata values must be printable ASCII: escape the rest so any JSON detail survives. */
 const asciiJson = (v: unknown) =>
   JSON.stringify(v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -56,7 +58,11 @@ export function toStatus(err: unknown, log: Logger): StatusObject {
   else if (e.code === 'INTERNAL') log.error({ code: e.code, reason: e.message }, 'grpc call failed');
   const metadata = new Metadata();
   metadata.set('error-code', e.code);
-  if (Object.keys(e.details).length) metadata.set('error-details', asciiJson(e.details));
+  // Trailers share HTTP/2's header-list limit (8 KiB by default in grpc-js clients): details that
+  // would not fit are left out rather than breaking the stream (the code still says what happened).
+  const details = Object.keys(e.details).length ? asciiJson(e.details) : '';
+  if (details && details.length <= MAX_DETAILS_CHARS) metadata.set('error-details', details);
   if (e.code === 'RATE_LIMITED' && e.retryAfterS !== undefined) metadata.set('retry-after', String(e.retryAfterS));
-  return { code: grpcStatus[e.code], details: e.message, metadata };
+  const message = e.message.length > MAX_DETAILS_CHARS ? `${e.message.slice(0, MAX_DETAILS_CHARS)}…` : e.message;
+  return { code: grpcStatus[e.code], details: message, metadata };
 }

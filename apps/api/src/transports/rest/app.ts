@@ -29,6 +29,14 @@ import { opsRoutes } from './ops.routes.js';
 
 export const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 export const WS_MAX_FRAME_BYTES = 512 * 1024;
+/** Calls per tRPC batch (HTTP or WebSocket frame); the SDK's httpBatchLink sends at most this many. */
+export const TRPC_MAX_BATCH = 100;
+
+/** `ws`'s protocol errors (WS_ERR_*: oversized frame, bad UTF-8, bad opcode…) and a peer that vanished. */
+function isClientSocketError(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('WS_ERR_') || code === 'ECONNRESET' || code === 'EPIPE');
+}
 
 export interface HttpDeps {
   config: Config;
@@ -159,6 +167,21 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_FRAME_BYTES },
+    // The plugin's default logs every socket error at error level and terminates. A frame over
+    // 512 KiB, a text frame that is not UTF-8 or any other protocol violation is the client's
+    // doing: `ws` has already closed the socket with the documented code (1009, 1007, 1002), so it
+    // is logged at info and the close is left to finish. Only what is not a client's fault is an error.
+    errorHandler(error, socket, request) {
+      if (isClientSocketError(error)) {
+        request.log.info(
+          { code: (error as { code?: string }).code, reason: error.message },
+          'websocket closed: client protocol error',
+        );
+        return;
+      }
+      request.log.error({ err: error }, 'websocket error');
+      socket.terminate();
+    },
     preClose(done) {
       // Graceful shutdown: tell every client to go elsewhere (1001) before the server stops.
       for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down');
@@ -176,8 +199,21 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     trpcOptions: {
       router: appRouter,
       createContext: contextFactory(services),
+      // One HTTP request or WebSocket frame carried any number of calls: a 512 KiB frame held
+      // ~8,000, each a service call, past the per-frame budget the raw sockets apply. Bounded like
+      // the SDK's batch link (TRPC_MAX_BATCH in packages/sdk); larger batches get a 400 BAD_REQUEST.
+      maxBatchSize: TRPC_MAX_BATCH,
       keepAlive: { enabled: true, pingMs: deps.config.WS_PING_INTERVAL_S * 1000, pongWaitMs: 10_000 },
       onError: ({ error, path }) => {
+        // tRPC reports its socket's 'error' events here as INTERNAL_SERVER_ERROR: a client's oversized
+        // or non-UTF-8 frame (ws closes it with 1009 / 1007) is the client's doing, not ours.
+        if (error.cause instanceof Error && isClientSocketError(error.cause)) {
+          log.info(
+            { code: (error.cause as { code?: string }).code, reason: error.cause.message },
+            'trpc websocket closed: client protocol error',
+          );
+          return;
+        }
         if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path }, 'trpc call failed');
       },
     },

@@ -13,8 +13,11 @@ import { frameSender } from './frame-writer.js';
 
 const HIGH_WATER_BYTES = 1024 * 1024;
 const requestId = z.string().min(1).max(64);
+// `ack` is strict like every write body (unknown fields are refused, not ignored: an ack frame with
+// a stray field used to be dropped silently). `send` passes its body on to the strict send schema,
+// which refuses unknown fields itself. `ping` writes nothing and stays lenient.
 const ClientFrame = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ack'), ids: AckInput.shape.ids }),
+  z.strictObject({ type: z.literal('ack'), ids: AckInput.shape.ids }),
   z.object({ type: z.literal('send'), requestId }).passthrough(),
   z.object({ type: z.literal('ping') }),
 ]);
