@@ -43,6 +43,8 @@ export function createTransport(opts: TransportOptions): Transport {
           url: `${base}/trpc`,
           // The server refuses batches of more than 100 calls (TRPC_MAX_BATCH in apps/api).
           maxItems: 100,
+          // Batched queries travel in the URL: split them before the server's path limit refuses one.
+          maxURLLength: 2_000,
           headers: async () => {
             const token = await opts.getAccessToken();
             return token ? { authorization: `Bearer ${token}` } : {};
