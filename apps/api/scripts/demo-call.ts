@@ -6,56 +6,12 @@
 // Against a running server the script must read the OTP codes it sends: start the server with
 // OTP_WEBHOOK_URL=http://127.0.0.1:<port>/otp and this script with DEMO_OTP_PORT=<port>.
 import { randomInt } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../src/config/index.js';
-import { startServer } from '../src/server.js';
-import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 import { type DemoCallSide, demoCallPage } from './demo-call-page.js';
+import { demoServer, portFromEnv } from './demo-server.js';
 
-const port = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 0 || v > 65535) {
-    console.error(`${name} must be a port number, not ${JSON.stringify(process.env[name])}`);
-    process.exit(1);
-  }
-  return v;
-};
-const otp = await new OtpWebhook().start(port('DEMO_OTP_PORT', 0));
-let url = process.env.SNAPTALKER_URL ?? 'http://127.0.0.1:3000';
-let embedded: Awaited<ReturnType<typeof startServer>> | undefined;
-let dataDir: string | undefined;
-process.on('exit', () => {
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
-
-const running = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then(
-  (r) => r.ok,
-  () => false,
-);
-if (running) {
-  console.log(`using the server at ${url} (its OTP_WEBHOOK_URL must be ${otp.url} for this script to read codes)`);
-} else {
-  dataDir = await mkdtemp(join(tmpdir(), 'snaptalker-call-demo-'));
-  embedded = await startServer(
-    loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      GRPC_PORT: '0',
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-      OTP_WEBHOOK_URL: otp.url,
-      ADMIN_STATS_INTERVAL_MS: '0',
-    }),
-  );
-  url = embedded.url;
-  console.log(
-    `no server at ${process.env.SNAPTALKER_URL ?? 'http://127.0.0.1:3000'}: started an embedded one at ${url}`,
-  );
-}
+const server = await demoServer('this script');
+const { url, otp } = server;
 
 async function post(path: string, body: unknown): Promise<Record<string, unknown>> {
   const r = await fetch(`${url}/api/v1${path}`, {
@@ -77,8 +33,7 @@ async function user(name: string) {
 }
 
 const shutdown = async (code: number) => {
-  await embedded?.close();
-  await otp.stop();
+  await server.close();
   process.exit(code);
 };
 
@@ -103,7 +58,7 @@ try {
       })
       .end(demoCallPage(side));
   });
-  const pagePort = port('DEMO_CALL_PORT', 4100);
+  const pagePort = portFromEnv('DEMO_CALL_PORT', 4100);
   await new Promise<void>((resolve, reject) => {
     pages.once('error', reject);
     pages.listen(pagePort, '127.0.0.1', resolve);

@@ -4,10 +4,6 @@
 // Against a running server the demo must read the OTP codes that server sends: start the server with
 // OTP_WEBHOOK_URL=http://127.0.0.1:<port>/otp and the demo with DEMO_OTP_PORT=<port> (same port).
 import { createHash, randomInt } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   AttachmentIntegrityError,
   type ClientEvents,
@@ -15,50 +11,11 @@ import {
   encryptAttachment,
   SnapTalkerClient,
 } from '@snaptalker/sdk/node';
-import { loadConfig } from '../src/config/index.js';
-import { startServer } from '../src/server.js';
-import { OtpWebhook } from '../test/helpers/otp-webhook.js';
+import { demoServer } from './demo-server.js';
 
-const otpPort = Number(process.env.DEMO_OTP_PORT ?? 0);
-if (!Number.isInteger(otpPort) || otpPort < 0 || otpPort > 65535) {
-  console.error(`DEMO_OTP_PORT must be a port number, not ${JSON.stringify(process.env.DEMO_OTP_PORT)}`);
-  process.exit(1);
-}
-const otp = await new OtpWebhook().start(otpPort);
-let url = process.env.SNAPTALKER_URL ?? 'http://127.0.0.1:3000';
-let embedded: Awaited<ReturnType<typeof startServer>> | undefined;
-/** The embedded server's temporary data directory: removed on every exit, Ctrl-C and failures included. */
-let dataDir: string | undefined;
-process.on('exit', () => {
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
 process.once('SIGINT', () => process.exit(130));
-const running = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then(
-  (r) => r.ok,
-  () => false,
-);
-if (running) {
-  console.log(`using the server at ${url} (its OTP_WEBHOOK_URL must be ${otp.url} for this demo to read codes)`);
-  if (!process.env.DEMO_OTP_PORT) {
-    console.log("  this port is random: to choose it, set DEMO_OTP_PORT and the server's OTP_WEBHOOK_URL to match");
-  }
-} else {
-  dataDir = await mkdtemp(join(tmpdir(), 'snaptalker-demo-'));
-  embedded = await startServer(
-    loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      GRPC_PORT: '0',
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-      OTP_WEBHOOK_URL: otp.url,
-    }),
-  );
-  url = embedded.url;
-  console.log(
-    `no server at ${process.env.SNAPTALKER_URL ?? 'http://127.0.0.1:3000'}: started an embedded one at ${url} (data in ${dataDir})`,
-  );
-}
+const server = await demoServer('this demo');
+const { url, otp } = server;
 
 type Events = ClientEvents;
 const once = <K extends 'message' | 'receipt' | 'queue.empty'>(
@@ -151,13 +108,12 @@ try {
     console.log(`a tampered copy is rejected: ${e.message}`);
   }
   console.log(`demo finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  alice.close();
-  bob.close();
+  // Closed before the server stops, so its shutdown does not wait on closing handshakes.
+  await Promise.all([alice.close(), bob.close()]);
 } catch (e) {
   console.error(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;
 } finally {
-  await embedded?.close();
-  await otp.stop();
+  await server.close();
 }
 process.exit(process.exitCode ?? 0);

@@ -314,12 +314,13 @@ export class SnapTalkerClient extends EventEmitter<ClientEvents> {
     this.emit('error', e instanceof Error ? e : new Error(String(e)));
   }
 
-  close(): void {
+  /** Stops the stream and closes the socket; resolves once the socket is closed. */
+  close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.refreshTimer);
     this.subscription?.unsubscribe();
     this.subscription = undefined;
-    this.transport.close();
+    return this.transport.close();
   }
 }
 

@@ -16,7 +16,8 @@ export interface TransportOptions {
 
 export interface Transport {
   trpc: TRPCClient<AppRouter>;
-  close(): void;
+  /** Closes the WebSocket; resolves once it is closed. */
+  close(): Promise<void>;
 }
 
 export const backoff = (attempt: number) => Math.min(10_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);

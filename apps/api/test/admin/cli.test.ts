@@ -52,5 +52,5 @@ describe('pnpm admin:create', () => {
       .admin.auth.login.mutate({ email: `y${email}`, password: 'short' })
       .catch((e: unknown) => e);
     expect(errorCode(refused)).toBe('INVALID_CREDENTIALS');
-  });
+  }, 120_000);
 });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.js';
 import { client, createUser, type TestUser } from '../helpers/api.js';
 import { OtpWebhook } from '../helpers/otp-webhook.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
 import { startTestServer } from '../helpers/server.js';
 import { CALL_PAGE } from './call-page.js';
 import { type Coturn, startCoturn } from './coturn.js';
@@ -13,19 +14,8 @@ import { type Coturn, startCoturn } from './coturn.js';
  * signaled through /api/v1/calls/signal, then relayed through a real coturn with credentials from
  * GET /calls/turn. Timeouts are generous: two browsers and a server share a loaded 2-core machine.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  // Loopback ICE candidates in headless Chromium need both of these (TOOLCHAIN.md).
-  '--allow-loopback-in-peer-connection',
-  '--use-fake-ui-for-media-stream',
+  ...CHROMIUM_ARGS,
   // The page is fulfilled by the test (page.route) on the API's loopback origin; Chromium then treats
   // it as a non-local document and blocks its WebSocket to loopback (ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS).
   '--disable-features=LocalNetworkAccessChecks',

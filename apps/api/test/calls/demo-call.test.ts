@@ -1,24 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
 
 /**
  * The newcomer's call: `pnpm demo:call` (embedded server), its two printed URLs opened in a real
  * Chromium, Call pressed in one tab and Answer in the other, a text going both ways over the call.
  */
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--allow-loopback-in-peer-connection',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-];
+const ARGS = [...CHROMIUM_ARGS, '--use-fake-device-for-media-stream'];
 
 describe('pnpm demo:call', () => {
   let proc: ChildProcess | undefined;
@@ -58,7 +47,7 @@ describe('pnpm demo:call', () => {
         }
       }, 100);
     });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS, timeout: 120_000 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 120_000 });
     const context = await browser.newContext();
     const [alice, bob] = await Promise.all([context.newPage(), context.newPage()]);
     for (const p of [alice, bob]) p.setDefaultTimeout(60_000);

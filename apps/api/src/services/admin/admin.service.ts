@@ -225,49 +225,49 @@ export class AdminService {
 
   // ---- calls
 
-  private async withNames<T extends { callerId: string; calleeId: string }>(calls: T[]) {
+  /** Calls as the console lists them: both parties with their usernames, ISO times. */
+  private async callViews<
+    T extends {
+      id: string;
+      callerId: string;
+      calleeId: string;
+      media: string;
+      state: string;
+      startedAt: Date;
+      answeredAt: Date | null;
+    },
+  >(calls: T[]) {
     const names = await this.d.repo.usernames([...new Set(calls.flatMap((c) => [c.callerId, c.calleeId]))]);
     return calls.map((c) => ({
-      ...c,
-      callerUsername: names.get(c.callerId) ?? null,
-      calleeUsername: names.get(c.calleeId) ?? null,
+      row: c,
+      view: {
+        id: c.id,
+        callerId: c.callerId,
+        callerUsername: names.get(c.callerId) ?? null,
+        calleeId: c.calleeId,
+        calleeUsername: names.get(c.calleeId) ?? null,
+        media: c.media,
+        startedAt: c.startedAt.toISOString(),
+        answeredAt: iso(c.answeredAt),
+      },
     }));
   }
 
   async activeCalls(actor: AdminActor) {
     authorize(actor, 'calls.read');
-    const rows = await this.withNames(await this.d.repo.liveCalls());
-    return {
-      items: rows.map((c) => ({
-        id: c.id,
-        callerId: c.callerId,
-        callerUsername: c.callerUsername,
-        calleeId: c.calleeId,
-        calleeUsername: c.calleeUsername,
-        media: c.media,
-        state: c.state as 'ringing' | 'connected',
-        startedAt: c.startedAt.toISOString(),
-        answeredAt: iso(c.answeredAt),
-      })),
-    };
+    const rows = await this.callViews(await this.d.repo.liveCalls());
+    return { items: rows.map(({ row, view }) => ({ ...view, state: row.state as 'ringing' | 'connected' })) };
   }
 
   async recentCalls(actor: AdminActor, input: { cursor?: string | undefined; limit: number }) {
     authorize(actor, 'calls.read');
     const before = timeCursor(input.cursor);
     const r = await this.d.repo.endedCalls(before && { startedAt: before.at, id: before.id }, input.limit);
-    const rows = await this.withNames(r.items);
+    const rows = await this.callViews(r.items);
     return {
-      items: rows.map((c) => ({
-        id: c.id,
-        callerId: c.callerId,
-        callerUsername: c.callerUsername,
-        calleeId: c.calleeId,
-        calleeUsername: c.calleeUsername,
-        media: c.media,
+      items: rows.map(({ row: c, view }) => ({
+        ...view,
         state: c.state,
-        startedAt: c.startedAt.toISOString(),
-        answeredAt: iso(c.answeredAt),
         endedAt: iso(c.endedAt),
         endReason: c.endReason,
         durationS: c.answeredAt && c.endedAt ? Math.round((c.endedAt.getTime() - c.answeredAt.getTime()) / 1000) : null,

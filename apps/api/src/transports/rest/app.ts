@@ -142,8 +142,20 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   );
 
   let closing = false;
+  let reaper: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
+    // Closing drops only the keep-alive connections idle at that instant; one whose response was
+    // still finishing becomes idle a moment later and would hold the close for the whole keep-alive
+    // timeout (65 s, past SHUTDOWN_TIMEOUT_MS). Keep dropping idle ones until the server is closed.
+    reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    reaper.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(reaper));
+  // Replies still in flight when shutdown starts end their connection instead of keeping it alive.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
   });
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -184,7 +196,14 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     },
     preClose(done) {
       // Graceful shutdown: tell every client to go elsewhere (1001) before the server stops.
-      for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down');
+      const clients = [...app.websocketServer.clients];
+      for (const client of clients) client.close(1001, 'server shutting down');
+      // A client that never completes the closing handshake (or whose own close crossed ours) would
+      // hold the HTTP server's close for ws's 30 s close timeout, twice: cut those after a moment.
+      const cut = setTimeout(() => {
+        for (const client of clients) if (client.readyState !== client.CLOSED) client.terminate();
+      }, 1_000);
+      cut.unref();
       app.websocketServer.close();
       done();
     },
