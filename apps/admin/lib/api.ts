@@ -1,60 +1,8 @@
 import type { AppRouter } from '@snaptalker/api/trpc';
-import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
-import type {
-  ActiveCall,
-  AdminRow,
-  AdminSession,
-  AuditEntry,
-  Dashboard,
-  IdentityChange,
-  LowKeyRow,
-  Page,
-  RecentCall,
-  Role,
-  UserDetail,
-  UserRow,
-} from './contract';
+import { createTRPCClient, httpBatchLink, type TRPCClient, TRPCClientError } from '@trpc/client';
 
-type Query<I, O> = { query: (input: I) => Promise<O> };
-type Mutation<I, O> = { mutate: (input: I) => Promise<O> };
-type PageIn = { cursor?: string; limit?: number };
-
-/** The `admin` router's procedures as the console calls them (the contract in docs/admin.md). */
-export interface AdminClient {
-  auth: {
-    login: Mutation<{ email: string; password: string }, AdminSession>;
-    refresh: Mutation<{ refreshToken: string }, AdminSession>;
-    logout: Mutation<void, { ok: true }>;
-  };
-  me: Query<void, { id: string; email: string; role: Role }>;
-  dashboard: Query<void, Dashboard>;
-  users: {
-    search: Query<{ q?: string } & PageIn, Page<UserRow>>;
-    get: Query<{ userId: string }, UserDetail>;
-    revealPhone: Mutation<{ userId: string }, { phone: string }>;
-    ban: Mutation<{ userId: string }, { ok: true }>;
-    unban: Mutation<{ userId: string }, { ok: true }>;
-    revokeSessions: Mutation<{ userId: string }, { ok: true; devices: number }>;
-    unlinkDevice: Mutation<{ userId: string; deviceId: number }, { ok: true }>;
-  };
-  keys: {
-    low: Query<PageIn, Page<LowKeyRow> & { watermark: number }>;
-    identityChanges: Query<PageIn, Page<IdentityChange>>;
-  };
-  calls: {
-    active: Query<void, { items: ActiveCall[] }>;
-    recent: Query<PageIn, Page<RecentCall>>;
-  };
-  audit: {
-    list: Query<{ action?: string; actorId?: string; targetId?: string } & PageIn, Page<AuditEntry>>;
-  };
-  admins: {
-    list: Query<void, { items: AdminRow[] }>;
-    create: Mutation<{ email: string; password: string; role: Role }, { id: string }>;
-    setRole: Mutation<{ adminId: string; role: Role }, { ok: true }>;
-    setDisabled: Mutation<{ adminId: string; disabled: boolean }, { ok: true }>;
-  };
-}
+/** The `admin` router's procedures as the console calls them (typed by the API's router itself). */
+export type AdminClient = TRPCClient<AppRouter>['admin'];
 
 export const apiUrl = (): string => (process.env.SNAPTALKER_API_URL || 'http://127.0.0.1:3000').replace(/\/+$/, '');
 
@@ -69,9 +17,7 @@ export function adminApi(accessToken?: string): AdminClient {
       }),
     ],
   });
-  // Checked against the real router: the API's replies must fit the shapes the pages render.
-  const admin: AdminClient = client.admin;
-  return admin;
+  return client.admin;
 }
 
 export interface ApiFailure {
