@@ -1,5 +1,5 @@
 import { execFile as execFileCb } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,6 +59,10 @@ async function startOnce(): Promise<CephRgw> {
   const dir = await mkdtemp(join(tmpdir(), 'st-ceph-'));
   const [monPort, rgwPort] = [await freePort(), await freePort()];
   const fsid = randomUUID();
+  // Daemons without an explicit address (the OSD) bind from Ceph's default 6800–7300 range: two
+  // clusters started at once by parallel test files then reach each other's OSD ('wrong fsid').
+  // Each cluster gets its own range of 100 ports.
+  const bindMin = 20_000 + randomInt(0, 400) * 100;
   const conf = join(dir, 'ceph.conf');
   for (const d of ['run', 'log', 'mon', 'osd', 'rgw']) await mkdir(join(dir, d), { recursive: true });
   await writeFile(
@@ -68,6 +72,8 @@ fsid = ${fsid}
 mon host = v1:127.0.0.1:${monPort}
 mon initial members = a
 public network = 127.0.0.0/8
+ms bind port min = ${bindMin}
+ms bind port max = ${bindMin + 99}
 auth cluster required = none
 auth service required = none
 auth client required = none
