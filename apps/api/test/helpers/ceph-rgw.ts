@@ -1,6 +1,6 @@
 import { execFile as execFileCb } from 'node:child_process';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,17 +42,47 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
   throw new Error(`ceph: ${what} not reached within ${timeoutMs} ms`);
 }
 
-/** Starts a cluster; one more try on a failed start (five daemons on a loaded 2-core machine). */
-export async function startCephRgw(): Promise<CephRgw> {
-  try {
-    return await startOnce();
-  } catch (first) {
+// Parallel test files starting clusters at the same moment can be handed the same "free" port for
+// their monitors; the loser's daemons then join the winner's cluster ('wrong fsid'). Starts are
+// serialised across processes with a lock directory (a stale one, from a killed run, is taken over).
+const START_LOCK = join(tmpdir(), 'snaptalker-ceph-start.lock');
+
+async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
+  const end = Date.now() + 300_000;
+  for (;;) {
     try {
-      return await startOnce();
-    } catch (second) {
-      throw new Error(`Ceph RGW did not start twice:\n${String(first)}\n${String(second)}`);
+      await mkdir(START_LOCK);
+      break;
+    } catch {
+      const age = await stat(START_LOCK).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (age > 180_000) await rm(START_LOCK, { recursive: true, force: true });
+      if (Date.now() > end) throw new Error('ceph: start lock not acquired');
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
+  try {
+    return await fn();
+  } finally {
+    await rm(START_LOCK, { recursive: true, force: true });
+  }
+}
+
+/** Starts a cluster; one more try on a failed start (five daemons on a loaded 2-core machine). */
+export async function startCephRgw(): Promise<CephRgw> {
+  return withStartLock(async () => {
+    try {
+      return await startOnce();
+    } catch (first) {
+      try {
+        return await startOnce();
+      } catch (second) {
+        throw new Error(`Ceph RGW did not start twice:\n${String(first)}\n${String(second)}`);
+      }
+    }
+  });
 }
 
 async function startOnce(): Promise<CephRgw> {
@@ -167,6 +197,9 @@ rgw data = ${dir}/rgw
       60_000,
       async () => (await run('ceph', ['-s', '--connect-timeout', '5'], 10_000)) !== '',
     );
+    // The monitor answering must be ours, not another cluster's on a reused port.
+    const answering = (await run('ceph', ['fsid', '--connect-timeout', '5'], 10_000)).trim();
+    if (answering !== fsid) throw new Error(`ceph: the monitor on port ${monPort} belongs to another cluster`);
     const osdUuid = randomUUID();
     const osdId = (await run('ceph', ['osd', 'new', osdUuid])).trim();
     await run('ceph-osd', ['-i', osdId, '--mkfs', '--osd-uuid', osdUuid]);
