@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
 import { type CephRgw, startCephRgw } from '../helpers/ceph-rgw.js';
 
 /** The storage backends the attachment suites run on; each starts and stops what it needs. */
@@ -11,14 +12,14 @@ export interface AttachmentBackend {
 
 const disk: AttachmentBackend = { name: 'disk', start: async () => {}, env: () => ({}), stop: async () => {} };
 
-/** S3 for real: a one-node Ceph RADOS gateway started for the suite (the bucket is the server's to create). */
+/** S3 for real: the test run's one-node Ceph RADOS gateway; each suite has its own bucket (the server's to create). */
 function cephS3(): AttachmentBackend {
   let rgw: CephRgw | undefined;
   const bucket = `snaptalker-test-${randomBytes(4).toString('hex')}`;
   return {
     name: 's3',
     async start() {
-      rgw = await startCephRgw();
+      rgw = await startCephRgw(inject('runDir'));
     },
     env() {
       if (!rgw) throw new Error('Ceph RGW not started');

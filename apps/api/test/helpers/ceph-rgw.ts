@@ -42,23 +42,24 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
   throw new Error(`ceph: ${what} not reached within ${timeoutMs} ms`);
 }
 
-// Parallel test files starting clusters at the same moment can be handed the same "free" port for
-// their monitors; the loser's daemons then join the winner's cluster ('wrong fsid'). Starts are
-// serialised across processes with a lock directory (a stale one, from a killed run, is taken over).
-const START_LOCK = join(tmpdir(), 'snaptalker-ceph-start.lock');
-
-async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
+// Two clusters alive at once on this machine (one per test file) sometimes reached each other:
+// an OSD's commands were refused by the other cluster's monitor with 'wrong fsid', even with
+// separate ports and serialised starts. So a test run has ONE cluster: the first suite that
+// needs S3 starts it under a lock and records it in the run's directory (provided by the global
+// setup), the others reuse it (each suite has its own bucket), and the global teardown stops it.
+async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
   const end = Date.now() + 300_000;
   for (;;) {
     try {
-      await mkdir(START_LOCK);
+      await mkdir(lockDir);
       break;
     } catch {
-      const age = await stat(START_LOCK).then(
+      const age = await stat(lockDir).then(
         (s) => Date.now() - s.mtimeMs,
         () => 0,
       );
-      if (age > 180_000) await rm(START_LOCK, { recursive: true, force: true });
+      // A stale lock (its holder was killed) is taken over.
+      if (age > 180_000) await rm(lockDir, { recursive: true, force: true });
       if (Date.now() > end) throw new Error('ceph: start lock not acquired');
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -66,26 +67,90 @@ async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } finally {
-    await rm(START_LOCK, { recursive: true, force: true });
+    await rm(lockDir, { recursive: true, force: true });
   }
 }
 
-/** Starts a cluster; one more try on a failed start (five daemons on a loaded 2-core machine). */
-export async function startCephRgw(): Promise<CephRgw> {
-  return withStartLock(async () => {
-    try {
-      return await startOnce();
-    } catch (first) {
-      try {
-        return await startOnce();
-      } catch (second) {
-        throw new Error(`Ceph RGW did not start twice:\n${String(first)}\n${String(second)}`);
-      }
-    }
+interface ClusterRecord {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  dir: string;
+}
+
+/**
+ * The test run's cluster (`runDir` comes from the global setup, which stops it at the end); without
+ * a run directory, a cluster of the caller's own that its `stop` ends.
+ */
+export async function startCephRgw(runDir?: string): Promise<CephRgw> {
+  if (!runDir) return startTwice();
+  const record = join(runDir, 'ceph-cluster.json');
+  return withLock(join(runDir, 'ceph-start.lock'), async () => {
+    const known = await readFile(record, 'utf8').then(
+      (t) => JSON.parse(t) as ClusterRecord,
+      () => null,
+    );
+    if (known) return { ...known, stop: async () => {} };
+    const rgw = await startTwice();
+    await writeFile(record, JSON.stringify({ ...rgw, stop: undefined }));
+    return { ...rgw, stop: async () => {} };
   });
 }
 
-async function startOnce(): Promise<CephRgw> {
+/** Stops the run's cluster, if a suite started one (the global teardown calls this). */
+export async function stopRunCluster(runDir: string): Promise<void> {
+  const known = await readFile(join(runDir, 'ceph-cluster.json'), 'utf8').then(
+    (t) => JSON.parse(t) as ClusterRecord,
+    () => null,
+  );
+  if (known) await stopDaemons(known.dir);
+}
+
+/** One more try on a failed start (five daemons on a loaded 2-core machine). */
+async function startTwice(): Promise<CephRgw & { dir: string }> {
+  try {
+    return await startOnce();
+  } catch (first) {
+    try {
+      return await startOnce();
+    } catch (second) {
+      throw new Error(`Ceph RGW did not start twice:\n${String(first)}\n${String(second)}`);
+    }
+  }
+}
+
+/** SIGTERM to every daemon of the cluster in `dir` (their pid files), SIGKILL after 15 s; then the directory goes. */
+async function stopDaemons(dir: string): Promise<void> {
+  const pids: number[] = [];
+  for (const f of await readdir(join(dir, 'run')).catch(() => [] as string[])) {
+    if (!f.endsWith('.pid')) continue;
+    const pid = Number((await readFile(join(dir, 'run', f), 'utf8')).trim());
+    if (pid > 0) pids.push(pid);
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {}
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const end = Date.now() + 15_000;
+  while (pids.some(alive) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+  for (const pid of pids.filter(alive)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function startOnce(): Promise<CephRgw & { dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'st-ceph-'));
   const [monPort, rgwPort] = [await freePort(), await freePort()];
   const fsid = randomUUID();
@@ -137,35 +202,7 @@ rgw data = ${dir}/rgw
   const run = (cmd: string, args: string[], timeout = 30_000) =>
     execFile(cmd, ['-c', conf, ...args], { env, timeout }).then((r) => r.stdout);
 
-  const stop = async () => {
-    const pids: number[] = [];
-    for (const f of await readdir(join(dir, 'run')).catch(() => [] as string[])) {
-      if (!f.endsWith('.pid')) continue;
-      const pid = Number((await readFile(join(dir, 'run', f), 'utf8')).trim());
-      if (pid > 0) pids.push(pid);
-    }
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {}
-    }
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    const end = Date.now() + 15_000;
-    while (pids.some(alive) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-    for (const pid of pids.filter(alive)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const stop = () => stopDaemons(dir);
 
   try {
     const keyring = join(dir, 'mon.keyring');
@@ -220,10 +257,13 @@ rgw data = ${dir}/rgw
       `--access-key=${accessKey}`,
       `--secret=${secretKey}`,
     ]);
-    return { endpoint, accessKey, secretKey, stop };
+    return { endpoint, accessKey, secretKey, dir, stop };
   } catch (e) {
-    const log = await readFile(join(dir, 'log', 'client.rgw.log'), 'utf8').catch(() => '');
+    // The gateway's and the monitor's last words (the monitor names the fsid a refused command carried).
+    const tail = async (name: string) =>
+      (await readFile(join(dir, 'log', `${name}.log`), 'utf8').catch(() => '')).slice(-2000);
+    const logs = `--- client.rgw\n${await tail('client.rgw')}\n--- mon.a\n${await tail('mon.a')}`;
     await stop();
-    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${log.slice(-2000)}`);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${logs}`);
   }
 }
