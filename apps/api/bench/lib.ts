@@ -71,6 +71,8 @@ export async function spawnBenchServer(env: Record<string, string> = {}) {
         ].map((n) => [`RATE_LIMIT_${n}`, huge]),
       ),
       MAX_DEVICES_PER_ACCOUNT: '100',
+      // e.g. `--import=./count-queries.cjs` to instrument the server process while profiling.
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
       ...env,
     },
     45_000,

@@ -146,6 +146,41 @@ describe('key directory over REST, proven with the real libsignal client', () =>
     });
   });
 
+  it('claims arriving together (one statement) each get their own target: mixed users, a missing one, one without keys', async () => {
+    const targets = await Promise.all([
+      withKeys({ preKeys: 3, kyberPreKeys: 1 }),
+      withKeys({ preKeys: 5, kyberPreKeys: 0 }),
+    ]);
+    const keyless = await createUser(api, otp);
+    const fetcher = await createUser(api, otp);
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const asks = [
+      ...Array.from({ length: 8 }, (_, i) => (targets[i % 2] as (typeof targets)[number]).user.userId),
+      missing,
+      keyless.userId,
+    ];
+    const results = await Promise.all(
+      asks.map((id) => api.get<BundleJson>(`/keys/bundle/${id}`, { token: fetcher.accessToken })),
+    );
+    expect(results.slice(8).map((r) => r.status)).toEqual([404, 404]);
+    for (const [i, t] of targets.entries()) {
+      const mine = results.filter((_, j) => j < 8 && j % 2 === i);
+      expect(mine.every((r) => r.status === 200 && r.body.identityKey === t.upload.identityKey)).toBe(true);
+      const ecIds = mine.map((r) => r.body.devices[0]?.preKey?.keyId).filter((k) => k !== undefined);
+      const uploaded = new Set(t.upload.preKeys.map((k) => k.keyId));
+      // 4 claims each: target 0 has 3 one-time keys (one claim goes without), target 1 has 5.
+      expect(ecIds).toHaveLength(i === 0 ? 3 : 4);
+      expect(new Set(ecIds).size).toBe(ecIds.length);
+      expect(ecIds.every((k) => uploaded.has(k as number))).toBe(true);
+      // Kyber: target 0's one one-time key once, then its last-resort key; target 1 only its last resort.
+      const ky = mine.map((r) => r.body.devices[0]?.kyberPreKey?.keyId);
+      const lastResort = t.upload.kyberLastResortPreKey?.keyId;
+      expect(ky.filter((k) => k !== lastResort)).toHaveLength(i === 0 ? 1 : 0);
+    }
+    expect((await api.get('/keys/count', { token: targets[0]?.user.accessToken })).body.preKeyCount).toBe(0);
+    expect((await api.get('/keys/count', { token: targets[1]?.user.accessToken })).body.preKeyCount).toBe(1);
+  });
+
   it('the same claim atomicity across two API nodes', async () => {
     const other = await startTestServer({ OTP_WEBHOOK_URL: otp.url });
     try {

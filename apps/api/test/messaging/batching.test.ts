@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GroupCommit } from '../../src/services/messaging/group-commit.js';
+import { GroupCommit } from '../../src/services/group-commit.js';
 import { client, createUser, linkDevice, type TestUser } from '../helpers/api.js';
 import { type ServerContext, useServer } from '../helpers/fixture.js';
 import { OtpWebhook } from '../helpers/otp-webhook.js';

@@ -26,7 +26,11 @@ export class RedisBroker implements Broker {
 
   async subscribe(topic: string, handler: (payload: string) => void): Promise<Unsubscribe> {
     if (this.handlers.add(topic, handler).first) {
-      const p = this.sub.subscribe(PREFIX + topic).finally(() => this.confirming.delete(topic));
+      // Only this SUBSCRIBE's own entry goes when it settles: the topic may have been dropped and
+      // subscribed again meanwhile, and the newer, still unconfirmed SUBSCRIBE must stay awaited.
+      const p: Promise<unknown> = this.sub.subscribe(PREFIX + topic).finally(() => {
+        if (this.confirming.get(topic) === p) this.confirming.delete(topic);
+      });
       this.confirming.set(topic, p);
     }
     await this.confirming.get(topic);

@@ -4,8 +4,9 @@ import type { Actor } from '../../domain/actor.js';
 import { AppError } from '../../domain/errors.js';
 import { deviceTopic } from '../../domain/topics.js';
 import type { Broker } from '../../infra/broker/broker.js';
-import type { KeysRepo, KeyWrite, StoredKey } from '../../infra/db/repos/keys.repo.js';
+import type { ClaimedBundle, ClaimRequest, KeysRepo, KeyWrite, StoredKey } from '../../infra/db/repos/keys.repo.js';
 import type { Kv } from '../../infra/kv/kv.js';
+import { GroupCommit } from '../group-commit.js';
 import type { Limits } from '../rate-limits.js';
 import { isEcPublicKey, isKyberPublicKey, sameBytes, toB64, toBytes, verifySignature } from './key-crypto.js';
 import type { Bundle, DeviceBundle, KeyCounts, SignedPreKeyInput, UploadKeysInput } from './keys.schemas.js';
@@ -31,14 +32,27 @@ export interface KeysDeps {
 
 const lowFlag = (userId: string, deviceId: number) => `keys-low:${userId}:${deviceId}`;
 
+/** Bundle claims per statement, and claim statements in flight per node. */
+const CLAIM_BATCH = 256;
+const CLAIMS_IN_FLIGHT = 2;
+
 export class KeysService {
   private readonly rules;
+  /**
+   * Claims are group-committed like message sends: the claims that arrive while a statement is
+   * running go together in the next one (one round trip for all of them, instead of one each).
+   */
+  private readonly claims: GroupCommit<ClaimRequest, ClaimedBundle>;
 
   constructor(private readonly d: KeysDeps) {
     this.rules = {
       requester: { name: 'bundle-requester', ...d.config.RATE_LIMIT_BUNDLE_REQUESTER },
       target: { name: 'bundle-target', ...d.config.RATE_LIMIT_BUNDLE_TARGET },
     };
+    this.claims = new GroupCommit((batch) => d.repo.claimBundles(batch, d.config.PREKEY_LOW_WATERMARK + 1), {
+      maxBatch: CLAIM_BATCH,
+      maxInFlight: CLAIMS_IN_FLIGHT,
+    });
   }
 
   async upload(actor: Actor, input: UploadKeysInput): Promise<KeyCounts> {
@@ -142,8 +156,9 @@ export class KeysService {
     await this.d.limits.consume(this.rules.requester, actor.userId);
     await this.d.limits.consume(this.rules.target, `${actor.userId}:${userId}`);
     const watermark = this.d.config.PREKEY_LOW_WATERMARK;
-    // One statement: identity, devices, signed prekeys and the claims of every device.
-    const source = await this.d.repo.claimBundle(userId, deviceId, watermark + 1);
+    // One statement (shared with the claims arriving meanwhile): identity, devices, signed prekeys
+    // and the claims of every device.
+    const source = await this.claims.submit(deviceId === undefined ? { userId } : { userId, deviceId });
     if (!source?.identity) throw new AppError('NOT_FOUND', 'no keys for this user');
     if (source.devices.length === 0)
       throw new AppError('NOT_FOUND', deviceId ? `no keys for device ${deviceId}` : 'no keys for this user');

@@ -115,10 +115,23 @@ export class DeviceStream {
   async open(): Promise<this> {
     const { userId, deviceId } = this.actor;
     this.gen = await this.d.nextGeneration(this.actor);
-    this.unsubscribes.push(await this.d.broker.subscribe(deviceTopic(userId, deviceId), (p) => this.onBus(p)));
-    this.unsubscribes.push(await this.d.broker.subscribe(userTopic(userId), (p) => this.onBus(p)));
+    await this.keep(this.d.broker.subscribe(deviceTopic(userId, deviceId), (p) => this.onBus(p)));
+    await this.keep(this.d.broker.subscribe(userTopic(userId), (p) => this.onBus(p)));
+    // Retired while opening (a newer stream was heard): nothing to announce.
+    if (this.end) return this;
     await this.announce();
     return this;
+  }
+
+  /** A subscription this stream holds; one that completes after the stream ended is let go at once. */
+  private async keep(subscribing: Promise<Unsubscribe>): Promise<void> {
+    this.unsubscribes.push(await subscribing);
+    if (this.end) this.release();
+  }
+
+  private release(): void {
+    const subs = this.unsubscribes.splice(0);
+    if (subs.length) void Promise.allSettled(subs.map((u) => u()));
   }
 
   /**
@@ -230,6 +243,8 @@ export class DeviceStream {
       this.end = end;
       if (end.closeCode === 4409) this.handOff();
       for (const l of this.closeListeners.splice(0)) l();
+      // Also when no reader ever pulled (an open that failed half way): no subscription outlives the stream.
+      this.release();
     }
     this.wakeUp?.();
   }

@@ -19,7 +19,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import type { ConnectionBudget, Limits } from '../rate-limits.js';
 import { DeviceDirectory } from './device-directory.js';
 import { DeviceStream, envelopePayload, messageFrame, type StatusBatch } from './device-stream.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit } from '../group-commit.js';
 import { decodeCursor, encodeCursor, toEnvelope } from './envelopes.js';
 import type {
   AnySendInput,

@@ -24,49 +24,81 @@ export interface ClaimableDevice {
   signedPreKey: Required<StoredKey>;
 }
 
-/** One-time EC prekeys, one-time Kyber prekeys, last-resort Kyber keys and signed prekeys. */
-const CLAIM_BUNDLE = `
-  WITH d AS (
-    SELECT d.device_id, d.registration_id, s.signed_prekey_id, s.signed_prekey_public, s.signed_prekey_signature
-    FROM devices d JOIN signed_prekeys s ON s.user_id = d.user_id AND s.device_id = d.device_id
-    WHERE d.user_id = $1::uuid AND d.registration_id IS NOT NULL AND ($2::int IS NULL OR d.device_id = $2::int)
+/**
+ * The bundles of many requests in one statement ($1 targets, $2 device ids or null, $3 the count
+ * cap). Requests for the same device are numbered (`rn`) and that device gets as many one-time
+ * keys as it has requests, picked with FOR UPDATE SKIP LOCKED: no two requests — in this statement
+ * or in another one running at once — get the same key. The count of unused EC keys is taken in the
+ * statement's snapshot (before these claims), capped at $3 plus the requests for the device, so
+ * that request `rn` learns how many were left before its own claim.
+ */
+const CLAIM_BUNDLES = `
+  WITH req AS (
+    SELECT r.ord::int AS ord, r.user_id, r.device_id
+    FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS r(user_id, device_id, ord)
+  ), d AS (
+    SELECT req.ord, d.user_id, d.device_id, d.registration_id,
+           s.signed_prekey_id, s.signed_prekey_public, s.signed_prekey_signature,
+           row_number() OVER (PARTITION BY d.user_id, d.device_id ORDER BY req.ord)::int AS rn
+    FROM req
+    JOIN devices d ON d.user_id = req.user_id AND d.registration_id IS NOT NULL
+                  AND (req.device_id IS NULL OR d.device_id = req.device_id)
+    JOIN signed_prekeys s ON s.user_id = d.user_id AND s.device_id = d.device_id
+  ), want AS (
+    SELECT user_id, device_id, count(*)::int AS n FROM d GROUP BY user_id, device_id
+  ), ec_pick AS (
+    SELECT w.user_id, w.device_id, p.id, row_number() OVER (PARTITION BY w.user_id, w.device_id ORDER BY p.id)::int AS rn
+    FROM want w CROSS JOIN LATERAL (
+      SELECT p.id FROM prekeys p
+      WHERE p.user_id = w.user_id AND p.device_id = w.device_id AND p.kind = 'ec' AND p.is_used = false
+      LIMIT w.n FOR UPDATE SKIP LOCKED) p
   ), ec AS (
-    UPDATE prekeys SET is_used = true
-    WHERE id = ANY(ARRAY(
-      SELECT (SELECT p.id FROM prekeys p
-              WHERE p.user_id = $1::uuid AND p.device_id = d.device_id AND p.kind = 'ec' AND p.is_used = false
-              LIMIT 1 FOR UPDATE SKIP LOCKED)
-      FROM d))
-    RETURNING device_id, prekey_id, public_key
+    UPDATE prekeys SET is_used = true FROM ec_pick WHERE prekeys.id = ec_pick.id
+    RETURNING prekeys.user_id, prekeys.device_id, prekeys.prekey_id, prekeys.public_key, ec_pick.rn
+  ), ky_pick AS (
+    SELECT w.user_id, w.device_id, p.id, row_number() OVER (PARTITION BY w.user_id, w.device_id ORDER BY p.id)::int AS rn
+    FROM want w CROSS JOIN LATERAL (
+      SELECT p.id FROM prekeys p
+      WHERE p.user_id = w.user_id AND p.device_id = w.device_id AND p.kind = 'kyber' AND p.is_used = false
+      LIMIT w.n FOR UPDATE SKIP LOCKED) p
   ), ky AS (
-    UPDATE prekeys SET is_used = true
-    WHERE id = ANY(ARRAY(
-      SELECT (SELECT p.id FROM prekeys p
-              WHERE p.user_id = $1::uuid AND p.device_id = d.device_id AND p.kind = 'kyber' AND p.is_used = false
-              LIMIT 1 FOR UPDATE SKIP LOCKED)
-      FROM d))
-    RETURNING device_id, prekey_id, public_key, signature
+    UPDATE prekeys SET is_used = true FROM ky_pick WHERE prekeys.id = ky_pick.id
+    RETURNING prekeys.user_id, prekeys.device_id, prekeys.prekey_id, prekeys.public_key, prekeys.signature, ky_pick.rn
+  ), un AS (
+    SELECT w.user_id, w.device_id, c.n FROM want w CROSS JOIN LATERAL (
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM prekeys
+        WHERE user_id = w.user_id AND device_id = w.device_id AND kind = 'ec' AND is_used = false
+        LIMIT $3::int + w.n - 1) s) c
   )
-  SELECT u.identity_key_public AS identity, d.device_id AS "deviceId", d.registration_id AS "registrationId",
+  SELECT req.ord, u.id IS NOT NULL AS "userExists", u.identity_key_public AS identity, d.device_id AS "deviceId", d.registration_id AS "registrationId",
          d.signed_prekey_id AS "spkId", d.signed_prekey_public AS "spkKey", d.signed_prekey_signature AS "spkSig",
          ec.prekey_id AS "ecId", ec.public_key AS "ecKey",
          ky.prekey_id AS "kyId", ky.public_key AS "kyKey", ky.signature AS "kySig",
          lr.prekey_id AS "lrId", lr.public_key AS "lrKey", lr.signature AS "lrSig",
-         un.n AS unused
-  FROM users u
-  LEFT JOIN d ON true
-  LEFT JOIN ec ON ec.device_id = d.device_id
-  LEFT JOIN ky ON ky.device_id = d.device_id
+         un.n - (d.rn - 1) AS unused
+  FROM req
+  LEFT JOIN users u ON u.id = req.user_id
+  LEFT JOIN d ON d.ord = req.ord
+  LEFT JOIN ec ON ec.user_id = d.user_id AND ec.device_id = d.device_id AND ec.rn = d.rn
+  LEFT JOIN ky ON ky.user_id = d.user_id AND ky.device_id = d.device_id AND ky.rn = d.rn
+  LEFT JOIN un ON un.user_id = d.user_id AND un.device_id = d.device_id
   LEFT JOIN LATERAL (
     SELECT prekey_id, public_key, signature FROM prekeys
-    WHERE user_id = $1::uuid AND device_id = d.device_id AND kind = 'kyber_last_resort' LIMIT 1) lr ON true
-  LEFT JOIN LATERAL (
-    SELECT count(*)::int AS n FROM (
-      SELECT 1 FROM prekeys
-      WHERE user_id = $1::uuid AND device_id = d.device_id AND kind = 'ec' AND is_used = false
-      LIMIT $3::int) s) un ON true
-  WHERE u.id = $1::uuid
-  ORDER BY d.device_id`;
+    WHERE user_id = d.user_id AND device_id = d.device_id AND kind = 'kyber_last_resort' LIMIT 1) lr ON true
+  ORDER BY req.ord, d.device_id`;
+
+/** One request of a batched claim: a user's bundle, or one device's. */
+export interface ClaimRequest {
+  userId: string;
+  deviceId?: number;
+}
+
+/** What a claim found: the identity and every serving device with its claimed keys; null: no such user. */
+export type ClaimedBundle = {
+  identity: Bytes | null;
+  devices: Array<ClaimableDevice & { preKey: StoredKey | null; kyber: StoredKey | null; unusedBefore: number }>;
+} | null;
 
 export class KeysRepo {
   constructor(
@@ -75,22 +107,16 @@ export class KeysRepo {
   ) {}
 
   /**
-   * A whole bundle in ONE prepared statement: the identity, every serving device with its signed
-   * prekey, and per device a claimed one-time EC key and a claimed one-time Kyber key (each picked
-   * with FOR UPDATE SKIP LOCKED, so no two callers ever get the same key), the last-resort key, and
-   * the count of unused EC keys up to `cap` (in the statement's snapshot, i.e. before this claim).
-   * Null when the user does not exist.
+   * The bundles of many claims in ONE prepared statement (see CLAIM_BUNDLES), one result per
+   * request in request order: the identity, every serving device with its signed prekey, a claimed
+   * one-time EC key and a claimed one-time Kyber key (else the last-resort one), and the count of
+   * unused EC keys before this claim (capped at `cap`).
    */
-  async claimBundle(
-    userId: string,
-    deviceId: number | undefined,
-    cap: number,
-  ): Promise<{
-    identity: Bytes | null;
-    devices: Array<ClaimableDevice & { preKey: StoredKey | null; kyber: StoredKey | null; unusedBefore: number }>;
-  } | null> {
-    if (!this.sql) throw new Error('claimBundle needs the SQL runner');
+  async claimBundles(requests: ClaimRequest[], cap: number): Promise<ClaimedBundle[]> {
+    if (!this.sql) throw new Error('claimBundles needs the SQL runner');
     const rows = await this.sql.query<{
+      ord: number;
+      userExists: boolean;
       identity: Bytes | null;
       deviceId: number | null;
       registrationId: number | null;
@@ -106,9 +132,39 @@ export class KeysRepo {
       lrKey: Bytes | null;
       lrSig: Bytes | null;
       unused: number | null;
-    }>('claim_bundle', CLAIM_BUNDLE, [userId, deviceId ?? null, cap]);
+    }>('claim_bundles', CLAIM_BUNDLES, [requests.map((r) => r.userId), requests.map((r) => r.deviceId ?? null), cap]);
+    const byRequest = new Map<number, typeof rows>();
+    for (const r of rows) {
+      const list = byRequest.get(r.ord) ?? [];
+      byRequest.set(r.ord, list);
+      list.push(r);
+    }
+    // ORDINALITY counts from 1.
+    return requests.map((_, i) => this.bundleOf(byRequest.get(i + 1) ?? []));
+  }
+
+  private bundleOf(
+    rows: Array<{
+      userExists: boolean;
+      identity: Bytes | null;
+      deviceId: number | null;
+      registrationId: number | null;
+      spkId: number | null;
+      spkKey: Bytes | null;
+      spkSig: Bytes | null;
+      ecId: number | null;
+      ecKey: Bytes | null;
+      kyId: number | null;
+      kyKey: Bytes | null;
+      kySig: Bytes | null;
+      lrId: number | null;
+      lrKey: Bytes | null;
+      lrSig: Bytes | null;
+      unused: number | null;
+    }>,
+  ): ClaimedBundle {
     const first = rows[0];
-    if (!first) return null;
+    if (!first?.userExists) return null;
     const devices = rows.flatMap((r) => {
       if (r.deviceId === null || r.registrationId === null || r.spkId === null || !r.spkKey || !r.spkSig) return [];
       const kyber =
