@@ -6,6 +6,10 @@ export const base64 = z
   .max(4 * 1024 * 1024)
   .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64 with padding');
 
+/** The decoded size of standard, padded base64 (what `base64` admits), computed without decoding it. */
+export const base64Bytes = (b64: string) =>
+  (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+
 export const uuid = z.uuid({ message: 'must be a UUID' });
 
 /**

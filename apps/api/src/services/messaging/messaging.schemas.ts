@@ -1,13 +1,14 @@
 import { z } from 'zod';
-import { base64, base64Out, deviceIdOut, timestamp, uuid } from '../../domain/schemas.js';
+import { base64, base64Bytes, base64Out, deviceIdOut, timestamp, uuid } from '../../domain/schemas.js';
 
 export const MAX_CONTENT_BYTES = 256 * 1024;
 
 // Not empty: '' is valid base64 of zero bytes, but no Signal message is empty, and an envelope
 // without ciphertext was stored and delivered as if it were one (found by the WebSocket fuzz).
+// The size is the arithmetic of padded base64 (the regex admits nothing else), not a decode.
 const content = base64
   .min(1, 'must not be empty')
-  .refine((s) => Buffer.from(s, 'base64').length <= MAX_CONTENT_BYTES, 'must be at most 256 KiB decoded');
+  .refine((s) => base64Bytes(s) <= MAX_CONTENT_BYTES, 'must be at most 256 KiB decoded');
 
 export const OutgoingEnvelope = z.strictObject({
   deviceId: z.number().int().min(1).max(2_147_483_647),

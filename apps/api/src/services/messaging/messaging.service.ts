@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
 import type { Actor } from '../../domain/actor.js';
 import { AppError } from '../../domain/errors.js';
+import { base64Bytes } from '../../domain/schemas.js';
 import { deviceTopic, userTopic } from '../../domain/topics.js';
 import type { Broker } from '../../infra/broker/broker.js';
 import type { Kv } from '../../infra/kv/kv.js';
@@ -10,7 +11,6 @@ import type {
   AckChange,
   AckItem,
   BatchedSend,
-  BatchResult,
   MessagesRepo,
   NewEnvelope,
   StatusChange,
@@ -53,7 +53,8 @@ export interface WakeEvent {
 /** The per-device stream counter outlives any connection (it only has to keep growing while one is open). */
 const STREAM_GEN_TTL_MS = 30 * 86_400_000;
 
-const bytes = (b64: string | null | undefined) => (b64 == null ? null : new Uint8Array(Buffer.from(b64, 'base64')));
+/** One send's share of a committed batch: its envelopes' seqs and the batch's timestamp; null for a repeat. */
+type StoredSend = { seqs: Map<string, bigint>; timestamp: string } | null;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Envelopes larger than this travel as a wake-up (the stream reads them), not inside the broker message. */
 const MAX_PUSH_BYTES = 64 * 1024;
@@ -77,7 +78,7 @@ export class MessagingService {
    */
   private readonly streams = new Map<string, Set<DeviceStream>>();
   readonly devices: DeviceDirectory;
-  private readonly sends: GroupCommit<BatchedSend, BatchResult[number]>;
+  private readonly sends: GroupCommit<BatchedSend, StoredSend>;
   private readonly acks: GroupCommit<AckRequest, AckChange[]>;
   /** Sends with a clientMessageId being stored on this node: a concurrent repeat waits for the first. */
   private readonly claiming = new Map<string, Promise<SendReply>>();
@@ -87,11 +88,17 @@ export class MessagingService {
     this.frameRule = { name: 'ws-frames', ...d.config.RATE_LIMIT_WS_FRAMES };
     this.connectRule = { name: 'stream-open', ...d.config.RATE_LIMIT_STREAM_OPEN_DEVICE };
     this.devices = new DeviceDirectory(d.repo, d.broker, d.log);
-    this.sends = new GroupCommit((batch) => d.repo.storeBatch(batch), {
-      maxBatch: SEND_BATCH,
-      maxInFlight: BATCHES_IN_FLIGHT,
-      onBatch: (n) => d.metrics.sendBatchSize.observe(n),
-    });
+    this.sends = new GroupCommit(
+      async (batch) => {
+        const { timestamp, sends } = await d.repo.storeBatch(batch);
+        return sends.map((seqs) => seqs && { seqs, timestamp });
+      },
+      {
+        maxBatch: SEND_BATCH,
+        maxInFlight: BATCHES_IN_FLIGHT,
+        onBatch: (n) => d.metrics.sendBatchSize.observe(n),
+      },
+    );
     this.acks = new GroupCommit((batch) => this.writeAcks(batch), {
       maxBatch: ACK_BATCH,
       maxInFlight: BATCHES_IN_FLIGHT,
@@ -149,8 +156,8 @@ export class MessagingService {
       recipientId: input.recipientId,
       recipientDeviceId: m.deviceId,
       type: m.type,
-      content: bytes(m.content),
-      iv: bytes(m.iv),
+      content: m.content,
+      iv: m.iv ?? null,
       messageNumber: m.messageNumber ?? null,
       clientMessageId: input.clientMessageId ?? null,
     }));
@@ -171,13 +178,7 @@ export class MessagingService {
     }
     this.d.metrics.messagesSent.inc(envelopes.length);
     // Stored first, then pushed: a stream that misses a push still finds the rows in its queue.
-    await Promise.all(
-      envelopes.map((e, i) => {
-        const row = stored.get(e.id) as { seq: bigint; timestamp: Date };
-        const m = input.messages[i];
-        return this.deliver(e, m?.content ?? null, m?.iv ?? null, row.seq, row.timestamp);
-      }),
-    );
+    await Promise.all(envelopes.map((e) => this.deliver(e, stored.seqs.get(e.id) as bigint, stored.timestamp)));
     return reply;
   }
 
@@ -193,13 +194,7 @@ export class MessagingService {
    * to it when it is on this node, else inside the broker message (large ones as a wake-up, read by
    * the stream from the database).
    */
-  private async deliver(
-    e: NewEnvelope,
-    content: string | null,
-    iv: string | null,
-    seq: bigint,
-    timestamp: Date,
-  ): Promise<void> {
+  private async deliver(e: NewEnvelope, seq: bigint, timestamp: string): Promise<void> {
     // The client's base64 as it came (the schema admits only standard, padded base64).
     const envelope: Envelope = {
       id: e.id,
@@ -208,16 +203,16 @@ export class MessagingService {
       recipientId: e.recipientId,
       recipientDeviceId: e.recipientDeviceId,
       type: e.type,
-      content,
-      iv,
+      content: e.content,
+      iv: e.iv,
       messageNumber: e.messageNumber,
       clientMessageId: e.clientMessageId,
       status: 'sent',
-      serverTimestamp: timestamp.toISOString(),
+      serverTimestamp: timestamp,
     };
     const local = this.streams.get(`${e.recipientId}:${e.recipientDeviceId}`) ?? [];
     const topic = deviceTopic(e.recipientId, e.recipientDeviceId);
-    if ((e.content?.byteLength ?? 0) > MAX_PUSH_BYTES) {
+    if (e.content !== null && base64Bytes(e.content) > MAX_PUSH_BYTES) {
       // Large envelopes are read by the stream from the database rather than carried around.
       let woken = false;
       for (const s of local) woken = s.wake(seq) || woken;
@@ -349,7 +344,7 @@ export class MessagingService {
       for (const id of a.ids) items.push({ id, userId: a.actor.userId, deviceId: a.actor.deviceId });
     const changed = await this.d.repo.ackBatch(items);
     const now = Date.now();
-    for (const c of changed) this.d.metrics.deliveryLatency.observe((now - c.timestamp.getTime()) / 1000);
+    for (const c of changed) this.d.metrics.deliveryLatency.observe((now - c.storedAtMs) / 1000);
     this.d.metrics.messagesDelivered.inc(changed.length);
     for (const a of batch) {
       for (const s of this.streams.get(`${a.actor.userId}:${a.actor.deviceId}`) ?? []) s.forget(a.ids);
@@ -422,7 +417,7 @@ export class MessagingService {
    * Every status change reaches all of the sender's devices, on whichever node they are connected:
    * one broker message per sender for all of that sender's changes in the batch.
    */
-  private async announce(changes: StatusChange[]): Promise<void> {
+  private async announce(changes: Array<Pick<StatusChange, 'id' | 'senderId' | 'status'>>): Promise<void> {
     const at = new Date().toISOString();
     const bySender = new Map<string, StatusBatch['events']>();
     for (const c of changes) {

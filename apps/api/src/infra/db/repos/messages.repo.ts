@@ -20,7 +20,15 @@ export interface EnvelopeRow {
   timestamp: Date;
 }
 
-export type NewEnvelope = Omit<EnvelopeRow, 'seq' | 'status' | 'timestamp'>;
+/**
+ * An envelope to store. Content and iv are the client's base64 text (already checked to be standard,
+ * padded base64): PostgreSQL decodes them in the insert, so the hot path neither decodes them into
+ * buffers nor re-encodes those as the hex text of a bytea[] parameter.
+ */
+export type NewEnvelope = Omit<EnvelopeRow, 'seq' | 'status' | 'timestamp' | 'content' | 'iv'> & {
+  content: string | null;
+  iv: string | null;
+};
 
 const envelopeSelect = {
   id: true,
@@ -53,11 +61,21 @@ export interface BatchedSend {
   envelopes: NewEnvelope[];
 }
 
-/** What a committed batch stored: per send, its envelopes' seq and timestamp, or null for a repeat. */
-export type BatchResult = Array<Map<string, { seq: bigint; timestamp: Date }> | null>;
+/**
+ * What a committed batch stored: per send, its envelopes' seqs, or null for a repeat; and the
+ * batch's server timestamp (ISO-8601), which every envelope of the batch carries.
+ */
+export interface BatchResult {
+  timestamp: string;
+  sends: Array<Map<string, bigint> | null>;
+}
 
-/** A status change made by an ack, with the device that acknowledged. */
-export type AckChange = StatusChange & { recipientId: string; recipientDeviceId: number };
+/** A status change made by an ack, with the device that acknowledged and when the envelope was stored (ms). */
+export type AckChange = Omit<StatusChange, 'timestamp'> & {
+  recipientId: string;
+  recipientDeviceId: number;
+  storedAtMs: number;
+};
 
 /** One acknowledgement of a batch: an envelope id and the device that acknowledges it. */
 export interface AckItem {
@@ -81,23 +99,25 @@ const STORE_BATCH = `
     SELECT s.idx, s.sender, s.cmid FROM s JOIN claim c ON c.sender_id = s.sender AND c.client_message_id = s.cmid
   ), ins AS (
     INSERT INTO messages (id, sender_id, sender_device_id, recipient_id, recipient_device_id, type,
-                          encrypted_content, iv, message_number, client_message_id)
-    SELECT e.id, ok.sender, e.sdev, e.rcpt, e.rdev, e.type::message_type, e.content, e.iv, e.num, ok.cmid
+                          encrypted_content, iv, message_number, client_message_id, timestamp)
+    SELECT e.id, ok.sender, e.sdev, e.rcpt, e.rdev, e.type::message_type,
+           decode(e.content, 'base64'), decode(e.iv, 'base64'), e.num, ok.cmid, $15::timestamptz
     FROM unnest($5::int[], $6::int[], $7::uuid[], $8::int[], $9::uuid[], $10::int[], $11::text[],
-                $12::bytea[], $13::bytea[], $14::int[])
+                $12::text[], $13::text[], $14::int[])
          AS e(ord, idx, id, sdev, rcpt, rdev, type, content, iv, num)
     JOIN ok ON ok.idx = e.idx
     ORDER BY e.ord
-    RETURNING id, seq, timestamp
+    RETURNING id, seq
   )
-  SELECT id, seq::text AS seq, timestamp FROM ins`;
+  SELECT id, seq::text AS seq FROM ins`;
 
 const ACK_BATCH = `
   UPDATE messages m SET status = 'delivered', delivered_at = now()
   FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS a(id, uid, dev)
   WHERE m.id = a.id AND m.recipient_id = a.uid AND m.recipient_device_id = a.dev AND m.status = 'sent'
   RETURNING m.id, m.sender_id AS "senderId", m.recipient_id AS "recipientId",
-            m.recipient_device_id AS "recipientDeviceId", m.timestamp`;
+            m.recipient_device_id AS "recipientDeviceId",
+            (extract(epoch FROM m.timestamp) * 1000)::float8 AS "storedAtMs"`;
 
 const QUEUE = `
   SELECT id, seq::text AS seq, sender_id AS "senderId", sender_device_id AS "senderDeviceId",
@@ -125,7 +145,9 @@ export class MessagesRepo {
     sends.forEach((s, idx) => {
       for (const e of s.envelopes) envs.push({ idx, e });
     });
-    const rows = await this.sql.query<{ id: string; seq: string; timestamp: Date }>('store_batch', STORE_BATCH, [
+    // The batch's timestamp is this node's clock, sent as text: nothing to parse on the way back.
+    const timestamp = new Date().toISOString();
+    const rows = await this.sql.query<{ id: string; seq: string }>('store_batch', STORE_BATCH, [
       sends.map((_, i) => i),
       sends.map((s) => s.senderId),
       sends.map((s) => s.clientMessageId),
@@ -137,24 +159,26 @@ export class MessagesRepo {
       envs.map((x) => x.e.recipientId),
       envs.map((x) => x.e.recipientDeviceId),
       envs.map((x) => x.e.type),
-      envs.map((x) =>
-        x.e.content === null ? null : Buffer.from(x.e.content.buffer, x.e.content.byteOffset, x.e.content.byteLength),
-      ),
-      envs.map((x) => (x.e.iv === null ? null : Buffer.from(x.e.iv.buffer, x.e.iv.byteOffset, x.e.iv.byteLength))),
+      envs.map((x) => x.e.content),
+      envs.map((x) => x.e.iv),
       envs.map((x) => x.e.messageNumber),
+      timestamp,
     ]);
-    const byId = new Map(rows.map((r) => [r.id, { seq: BigInt(r.seq), timestamp: r.timestamp }]));
-    return sends.map((s) => {
-      const first = s.envelopes[0];
-      if (!first || !byId.has(first.id)) return null;
-      return new Map(s.envelopes.map((e) => [e.id, byId.get(e.id) as { seq: bigint; timestamp: Date }]));
-    });
+    const byId = new Map(rows.map((r) => [r.id, BigInt(r.seq)]));
+    return {
+      timestamp,
+      sends: sends.map((s) => {
+        const first = s.envelopes[0];
+        if (!first || !byId.has(first.id)) return null;
+        return new Map(s.envelopes.map((e) => [e.id, byId.get(e.id) as bigint]));
+      }),
+    };
   }
 
   /** Acknowledgements of many devices in one UPDATE; ids not addressed to their device are ignored. */
   ackBatch(items: AckItem[]): Promise<AckChange[]> {
     return this.sql
-      .query<{ id: string; senderId: string; recipientId: string; recipientDeviceId: number; timestamp: Date }>(
+      .query<{ id: string; senderId: string; recipientId: string; recipientDeviceId: number; storedAtMs: number }>(
         'ack_batch',
         ACK_BATCH,
         [items.map((a) => a.id), items.map((a) => a.userId), items.map((a) => a.deviceId)],
