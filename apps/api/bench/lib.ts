@@ -44,7 +44,11 @@ export async function spawnBenchServer(env: Record<string, string> = {}) {
   const { spawnServer, SOURCE_ARGS } = await import('../test/helpers/process.js');
   // BENCH_PROFILE_DIR=dir: the server writes a V8 CPU profile there on exit (node --cpu-prof).
   const profile = process.env.BENCH_PROFILE_DIR;
-  const args = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, ...SOURCE_ARGS] : SOURCE_ARGS;
+  // The young-generation size production runs with (apps/api/Dockerfile).
+  const prod = ['--max-semi-space-size=32'];
+  const args = profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, ...prod, ...SOURCE_ARGS]
+    : [...prod, ...SOURCE_ARGS];
   const dataDir = await mkdtemp(join(tmpdir(), 'st-bench-'));
   const huge = '100000000/1';
   const proc = await spawnServer(

@@ -1,16 +1,17 @@
 import { z } from 'zod';
 
+export const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+export const BASE64_MAX_CHARS = 4 * 1024 * 1024;
+
 /** Standard base64 with padding (RFC 4648 §4); anything else is rejected, never repaired. */
-export const base64 = z
-  .string()
-  .max(4 * 1024 * 1024)
-  .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64 with padding');
+export const base64 = z.string().max(BASE64_MAX_CHARS).regex(BASE64_RE, 'must be standard base64 with padding');
 
 /** The decoded size of standard, padded base64 (what `base64` admits), computed without decoding it. */
-export const base64Bytes = (b64: string) =>
-  (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+export const base64Bytes = (b64: string) => (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
+/** The pattern `uuid` checks (zod's own), for hand-written fast paths that must accept exactly the same. */
+export const UUID_RE = z.regexes.uuid();
 
 /**
  * C0 control characters and DEL. PostgreSQL refuses NUL in text outright (a 500 that, through
