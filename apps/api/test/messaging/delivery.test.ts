@@ -84,6 +84,46 @@ describe('store-and-forward delivery rules', () => {
     third.close();
   }, 120_000);
 
+  it('ciphertext and iv arrive byte for byte, live and from the queue: "NULL" (valid base64), empty and null iv, large content', async () => {
+    const alice = await registered();
+    const bob = await registered();
+    const regId = bob.regIds[0] as number;
+    const big = Buffer.alloc(200_000, 0xfe).toString('base64');
+    const sent = [
+      { deviceId: 1, registrationId: regId, type: 'message', content: 'NULL', iv: 'NULL', messageNumber: 0 },
+      { deviceId: 1, registrationId: regId, type: 'prekey', content: 'YQ==', iv: '', messageNumber: null },
+      { deviceId: 1, registrationId: regId, type: 'receipt', content: big, iv: null },
+    ];
+    const live = await TestSocket.connect(server.url, bob.sessions[0]?.accessToken as string);
+    await live.next((f) => f.type === 'queue.empty');
+    for (const m of sent) {
+      const r = await api.post(
+        '/messages/send',
+        { recipientId: bob.sessions[0]?.userId, messages: [m] },
+        { token: alice.sessions[0]?.accessToken },
+      );
+      expect(r.status, JSON.stringify(r.body).slice(0, 200)).toBe(200);
+    }
+    const expected = sent.map((m) => ({
+      type: m.type,
+      content: m.content,
+      iv: m.iv,
+      messageNumber: m.messageNumber ?? null,
+    }));
+    const shape = (f: unknown) => {
+      const e = (f as { envelope: Record<string, unknown> }).envelope;
+      return { type: e.type, content: e.content, iv: e.iv, messageNumber: e.messageNumber };
+    };
+    const pushed = [];
+    for (let i = 0; i < sent.length; i++) pushed.push(await live.next((f) => f.type === 'message'));
+    expect(pushed.map(shape)).toEqual(expected);
+    live.close();
+    await live.closed;
+    // The same bytes when read back from PostgreSQL (no ack was sent).
+    const queued = await api.get('/messages/queue', { token: bob.sessions[0]?.accessToken });
+    expect(queued.body.messages.map((e: Record<string, unknown>) => shape({ envelope: e }))).toEqual(expected);
+  });
+
   it('409 MISMATCHED_DEVICES, 410 STALE_DEVICES (nothing stored), the shorthand, and self-sends', async () => {
     const alice = await registered();
     const bob = await registered(2);

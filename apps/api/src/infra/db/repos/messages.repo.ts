@@ -1,6 +1,6 @@
 import type { PrismaClient } from '@snaptalker/db';
 import type { MessageStatus } from '../../../services/messaging/messaging.schemas.js';
-import type { Sql } from '../sql.js';
+import { plainArray, quotedArray, type Sql } from '../sql.js';
 
 type Bytes = Uint8Array<ArrayBuffer>;
 
@@ -148,20 +148,23 @@ export class MessagesRepo {
     // The batch's timestamp is this node's clock, sent as text: nothing to parse on the way back.
     const timestamp = new Date().toISOString();
     const rows = await this.sql.query<{ id: string; seq: string }>('store_batch', STORE_BATCH, [
-      sends.map((_, i) => i),
-      sends.map((s) => s.senderId),
-      sends.map((s) => s.clientMessageId),
-      sends.map((s) => JSON.stringify(s.reply)),
-      envs.map((_, i) => i),
-      envs.map((x) => x.idx),
-      envs.map((x) => x.e.id),
-      envs.map((x) => x.e.senderDeviceId),
-      envs.map((x) => x.e.recipientId),
-      envs.map((x) => x.e.recipientDeviceId),
-      envs.map((x) => x.e.type),
-      envs.map((x) => x.e.content),
-      envs.map((x) => x.e.iv),
-      envs.map((x) => x.e.messageNumber),
+      // Ids, numbers and enum words are plain, ciphertext is base64 (checked at the edge): array
+      // literals built here. The replies are JSON and go through node-postgres' own escaping, and
+      // only for sends with a clientMessageId (the only ones whose reply is stored).
+      plainArray(sends.map((_, i) => i)),
+      plainArray(sends.map((s) => s.senderId)),
+      plainArray(sends.map((s) => s.clientMessageId)),
+      sends.map((s) => (s.clientMessageId === null ? null : JSON.stringify(s.reply))),
+      plainArray(envs.map((_, i) => i)),
+      plainArray(envs.map((x) => x.idx)),
+      plainArray(envs.map((x) => x.e.id)),
+      plainArray(envs.map((x) => x.e.senderDeviceId)),
+      plainArray(envs.map((x) => x.e.recipientId)),
+      plainArray(envs.map((x) => x.e.recipientDeviceId)),
+      plainArray(envs.map((x) => x.e.type)),
+      quotedArray(envs.map((x) => x.e.content)),
+      quotedArray(envs.map((x) => x.e.iv)),
+      plainArray(envs.map((x) => x.e.messageNumber)),
       timestamp,
     ]);
     const byId = new Map(rows.map((r) => [r.id, BigInt(r.seq)]));
@@ -181,7 +184,12 @@ export class MessagesRepo {
       .query<{ id: string; senderId: string; recipientId: string; recipientDeviceId: number; storedAtMs: number }>(
         'ack_batch',
         ACK_BATCH,
-        [items.map((a) => a.id), items.map((a) => a.userId), items.map((a) => a.deviceId)],
+        // Ids were checked to be UUIDs by the service; users and devices come from the tokens.
+        [
+          plainArray(items.map((a) => a.id)),
+          plainArray(items.map((a) => a.userId)),
+          plainArray(items.map((a) => a.deviceId)),
+        ],
       )
       .then((rows) => rows.map((r) => ({ ...r, status: 'delivered' as const })));
   }
