@@ -75,7 +75,7 @@ describe.each(['apps/api/Dockerfile', 'apps/admin/Dockerfile'])('%s', (file) => 
     // The build stage installs from the lockfile too (the same command CI runs).
     expect(build?.some((i) => i.keyword === 'RUN' && /install --frozen-lockfile/.test(i.args))).toBe(true);
     const cmd = runtime?.filter((i) => i.keyword === 'CMD').at(-1);
-    expect(cmd?.args).toMatch(/^\["node", "apps\/\w+\/.+\.m?js"\]$/);
+    expect(cmd?.args).toMatch(/^\["node", ("--[a-z-]+=\d+", )*"apps\/\w+\/.+\.m?js"\]$/);
   });
 
   it('copies only files that exist in the repository (the build context)', () => {
