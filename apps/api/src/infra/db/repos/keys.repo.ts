@@ -25,6 +25,21 @@ export interface ClaimableDevice {
 }
 
 /**
+ * Two CTEs of CLAIM_BUNDLES: `<name>_pick` numbers up to `want.n` unused keys of `kind` per device
+ * (locked, skipping keys another claim holds), `<name>` marks them used and returns them.
+ */
+const claimOneTime = (name: string, kind: 'ec' | 'kyber', extra: string) => `${name}_pick AS (
+    SELECT w.user_id, w.device_id, p.id, row_number() OVER (PARTITION BY w.user_id, w.device_id ORDER BY p.id)::int AS rn
+    FROM want w CROSS JOIN LATERAL (
+      SELECT p.id FROM prekeys p
+      WHERE p.user_id = w.user_id AND p.device_id = w.device_id AND p.kind = '${kind}' AND p.is_used = false
+      LIMIT w.n FOR UPDATE SKIP LOCKED) p
+  ), ${name} AS (
+    UPDATE prekeys SET is_used = true FROM ${name}_pick WHERE prekeys.id = ${name}_pick.id
+    RETURNING prekeys.user_id, prekeys.device_id, prekeys.prekey_id, prekeys.public_key${extra}, ${name}_pick.rn
+  )`;
+
+/**
  * The bundles of many requests in one statement ($1 targets, $2 device ids or null, $3 the count
  * cap). Requests for the same device are numbered (`rn`) and that device gets as many one-time
  * keys as it has requests, picked with FOR UPDATE SKIP LOCKED: no two requests — in this statement
@@ -46,25 +61,8 @@ const CLAIM_BUNDLES = `
     JOIN signed_prekeys s ON s.user_id = d.user_id AND s.device_id = d.device_id
   ), want AS (
     SELECT user_id, device_id, count(*)::int AS n FROM d GROUP BY user_id, device_id
-  ), ec_pick AS (
-    SELECT w.user_id, w.device_id, p.id, row_number() OVER (PARTITION BY w.user_id, w.device_id ORDER BY p.id)::int AS rn
-    FROM want w CROSS JOIN LATERAL (
-      SELECT p.id FROM prekeys p
-      WHERE p.user_id = w.user_id AND p.device_id = w.device_id AND p.kind = 'ec' AND p.is_used = false
-      LIMIT w.n FOR UPDATE SKIP LOCKED) p
-  ), ec AS (
-    UPDATE prekeys SET is_used = true FROM ec_pick WHERE prekeys.id = ec_pick.id
-    RETURNING prekeys.user_id, prekeys.device_id, prekeys.prekey_id, prekeys.public_key, ec_pick.rn
-  ), ky_pick AS (
-    SELECT w.user_id, w.device_id, p.id, row_number() OVER (PARTITION BY w.user_id, w.device_id ORDER BY p.id)::int AS rn
-    FROM want w CROSS JOIN LATERAL (
-      SELECT p.id FROM prekeys p
-      WHERE p.user_id = w.user_id AND p.device_id = w.device_id AND p.kind = 'kyber' AND p.is_used = false
-      LIMIT w.n FOR UPDATE SKIP LOCKED) p
-  ), ky AS (
-    UPDATE prekeys SET is_used = true FROM ky_pick WHERE prekeys.id = ky_pick.id
-    RETURNING prekeys.user_id, prekeys.device_id, prekeys.prekey_id, prekeys.public_key, prekeys.signature, ky_pick.rn
-  ), un AS (
+  ), ${claimOneTime('ec', 'ec', '')}, ${claimOneTime('ky', 'kyber', ', prekeys.signature')},
+  un AS (
     SELECT w.user_id, w.device_id, c.n FROM want w CROSS JOIN LATERAL (
       SELECT count(*)::int AS n FROM (
         SELECT 1 FROM prekeys
@@ -87,6 +85,27 @@ const CLAIM_BUNDLES = `
     SELECT prekey_id, public_key, signature FROM prekeys
     WHERE user_id = d.user_id AND device_id = d.device_id AND kind = 'kyber_last_resort' LIMIT 1) lr ON true
   ORDER BY req.ord, d.device_id`;
+
+/** A row of CLAIM_BUNDLES: one device of one request (or a request's only row, without a device). */
+interface ClaimRow {
+  ord: number;
+  userExists: boolean;
+  identity: Bytes | null;
+  deviceId: number | null;
+  registrationId: number | null;
+  spkId: number | null;
+  spkKey: Bytes | null;
+  spkSig: Bytes | null;
+  ecId: number | null;
+  ecKey: Bytes | null;
+  kyId: number | null;
+  kyKey: Bytes | null;
+  kySig: Bytes | null;
+  lrId: number | null;
+  lrKey: Bytes | null;
+  lrSig: Bytes | null;
+  unused: number | null;
+}
 
 /** One request of a batched claim: a user's bundle, or one device's. */
 export interface ClaimRequest {
@@ -114,25 +133,11 @@ export class KeysRepo {
    */
   async claimBundles(requests: ClaimRequest[], cap: number): Promise<ClaimedBundle[]> {
     if (!this.sql) throw new Error('claimBundles needs the SQL runner');
-    const rows = await this.sql.query<{
-      ord: number;
-      userExists: boolean;
-      identity: Bytes | null;
-      deviceId: number | null;
-      registrationId: number | null;
-      spkId: number | null;
-      spkKey: Bytes | null;
-      spkSig: Bytes | null;
-      ecId: number | null;
-      ecKey: Bytes | null;
-      kyId: number | null;
-      kyKey: Bytes | null;
-      kySig: Bytes | null;
-      lrId: number | null;
-      lrKey: Bytes | null;
-      lrSig: Bytes | null;
-      unused: number | null;
-    }>('claim_bundles', CLAIM_BUNDLES, [requests.map((r) => r.userId), requests.map((r) => r.deviceId ?? null), cap]);
+    const rows = await this.sql.query<ClaimRow>('claim_bundles', CLAIM_BUNDLES, [
+      requests.map((r) => r.userId),
+      requests.map((r) => r.deviceId ?? null),
+      cap,
+    ]);
     const byRequest = new Map<number, typeof rows>();
     for (const r of rows) {
       const list = byRequest.get(r.ord) ?? [];
@@ -143,26 +148,7 @@ export class KeysRepo {
     return requests.map((_, i) => this.bundleOf(byRequest.get(i + 1) ?? []));
   }
 
-  private bundleOf(
-    rows: Array<{
-      userExists: boolean;
-      identity: Bytes | null;
-      deviceId: number | null;
-      registrationId: number | null;
-      spkId: number | null;
-      spkKey: Bytes | null;
-      spkSig: Bytes | null;
-      ecId: number | null;
-      ecKey: Bytes | null;
-      kyId: number | null;
-      kyKey: Bytes | null;
-      kySig: Bytes | null;
-      lrId: number | null;
-      lrKey: Bytes | null;
-      lrSig: Bytes | null;
-      unused: number | null;
-    }>,
-  ): ClaimedBundle {
+  private bundleOf(rows: ClaimRow[]): ClaimedBundle {
     const first = rows[0];
     if (!first?.userExists) return null;
     const devices = rows.flatMap((r) => {
