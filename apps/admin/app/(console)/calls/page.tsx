@@ -9,6 +9,33 @@ function Party({ id, name }: { id: string; name: string | null }) {
   return <Link href={`/users/${id}`}>{name ?? id}</Link>;
 }
 
+interface CallRow {
+  callerId: string;
+  callerUsername: string | null;
+  calleeId: string;
+  calleeUsername: string | null;
+  media: string;
+  state: string;
+  startedAt: string | null;
+}
+
+/** The columns both tables start with: the two parties, media, state, when it started. */
+function CallCells({ c }: { c: CallRow }) {
+  return (
+    <>
+      <td>
+        <Party id={c.callerId} name={c.callerUsername} />
+      </td>
+      <td>
+        <Party id={c.calleeId} name={c.calleeUsername} />
+      </td>
+      <td>{c.media}</td>
+      <td>{c.state}</td>
+      <td>{when(c.startedAt)}</td>
+    </>
+  );
+}
+
 export default async function CallsPage({ searchParams }: { searchParams: SearchParams }) {
   const cursor = param((await searchParams).cursor, 1000);
   const [active, recent] = await Promise.all([
@@ -36,15 +63,7 @@ export default async function CallsPage({ searchParams }: { searchParams: Search
           <tbody>
             {active.value.items.map((c) => (
               <tr key={c.id}>
-                <td>
-                  <Party id={c.callerId} name={c.callerUsername} />
-                </td>
-                <td>
-                  <Party id={c.calleeId} name={c.calleeUsername} />
-                </td>
-                <td>{c.media}</td>
-                <td>{c.state}</td>
-                <td>{when(c.startedAt)}</td>
+                <CallCells c={c} />
                 <td>{when(c.answeredAt)}</td>
               </tr>
             ))}
@@ -79,15 +98,7 @@ export default async function CallsPage({ searchParams }: { searchParams: Search
             <tbody>
               {recent.value.items.map((c) => (
                 <tr key={c.id}>
-                  <td>
-                    <Party id={c.callerId} name={c.callerUsername} />
-                  </td>
-                  <td>
-                    <Party id={c.calleeId} name={c.calleeUsername} />
-                  </td>
-                  <td>{c.media}</td>
-                  <td>{c.state}</td>
-                  <td>{when(c.startedAt)}</td>
+                  <CallCells c={c} />
                   <td>{when(c.endedAt)}</td>
                   <td>{duration(c.durationS)}</td>
                   <td>{c.endReason ?? '—'}</td>
