@@ -150,6 +150,14 @@ async function stopDaemons(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+/** Whether the daemon `name` of the cluster in `dir` runs (its pid file names a live process). */
+async function daemonAlive(dir: string, name: string): Promise<boolean> {
+  const pid = Number((await readFile(join(dir, 'run', `${name}.pid`), 'utf8')).trim());
+  if (!(pid > 0)) return false;
+  process.kill(pid, 0);
+  return true;
+}
+
 async function startOnce(): Promise<CephRgw & { dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'st-ceph-'));
   const [monPort, rgwPort] = [await freePort(), await freePort()];
@@ -192,6 +200,8 @@ memstore device bytes = 2147483648
 osd data = ${dir}/osd
 osd max object name len = 460
 osd max object namespace len = 64
+osd class update on start = false
+osd crush update on start = false
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw dns name = localhost
@@ -201,6 +211,29 @@ rgw data = ${dir}/rgw
   const env = { ...process.env, CEPH_CONF: conf };
   const run = (cmd: string, args: string[], timeout = 30_000) =>
     execFile(cmd, ['-c', conf, ...args], { env, timeout }).then((r) => r.stdout);
+  // Ceph 16's clients now and then send a command with an all-zero fsid right after connecting,
+  // and the monitor refuses it ('wrong fsid'; seen in CI from the CLI and from the OSD's start-up
+  // commands). Every command below is idempotent, so each is simply tried again; the OSD's own
+  // start-up commands are turned off (`osd class/crush update on start`) and done here instead.
+  const retried = async (
+    cmd: string,
+    args: string[],
+    timeout = 30_000,
+    doneAnyway: () => Promise<boolean> = async () => false,
+  ): Promise<string> => {
+    let last: unknown;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        return await run(cmd, args, timeout);
+      } catch (e) {
+        last = e;
+        // A daemon that reported a failure may still have come up (its pid file names a live process).
+        if (await doneAnyway().catch(() => false)) return '';
+        await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+      }
+    }
+    throw last;
+  };
 
   const stop = () => stopDaemons(dir);
 
@@ -235,28 +268,36 @@ rgw data = ${dir}/rgw
       async () => (await run('ceph', ['-s', '--connect-timeout', '5'], 10_000)) !== '',
     );
     // The monitor answering must be ours, not another cluster's on a reused port.
-    const answering = (await run('ceph', ['fsid', '--connect-timeout', '5'], 10_000)).trim();
+    const answering = (await retried('ceph', ['fsid', '--connect-timeout', '5'], 10_000)).trim();
     if (answering !== fsid) throw new Error(`ceph: the monitor on port ${monPort} belongs to another cluster`);
     const osdUuid = randomUUID();
-    const osdId = (await run('ceph', ['osd', 'new', osdUuid])).trim();
+    // `osd new` with the same uuid answers the same id, so a retry never makes a second OSD.
+    const osdId = (await retried('ceph', ['osd', 'new', osdUuid])).trim();
+    await retried('ceph', ['osd', 'crush', 'add', `osd.${osdId}`, '1.0', 'host=localhost', 'root=default']);
     await run('ceph-osd', ['-i', osdId, '--mkfs', '--osd-uuid', osdUuid]);
-    await run('ceph-osd', ['-i', osdId]);
+    await retried('ceph-osd', ['-i', osdId], 30_000, () => daemonAlive(dir, `osd.${osdId}`));
     await until('osd up', 60_000, async () => / 1 up/.test(await run('ceph', ['osd', 'stat'], 10_000)));
-    await run('radosgw', ['-n', 'client.rgw']);
+    await retried('radosgw', ['-n', 'client.rgw'], 30_000, () => daemonAlive(dir, 'client.rgw'));
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     await until('gateway HTTP', 60_000, async () => (await fetch(endpoint)).status > 0);
     const accessKey = `AK${randomBytes(8).toString('hex').toUpperCase()}`;
     const secretKey = randomBytes(20).toString('base64url');
-    await run('radosgw-admin', [
-      '-n',
-      'client.rgw',
-      'user',
-      'create',
-      '--uid=snaptalker-test',
-      '--display-name=snaptalker test',
-      `--access-key=${accessKey}`,
-      `--secret=${secretKey}`,
-    ]);
+    await retried(
+      'radosgw-admin',
+      [
+        '-n',
+        'client.rgw',
+        'user',
+        'create',
+        '--uid=snaptalker-test',
+        '--display-name=snaptalker test',
+        `--access-key=${accessKey}`,
+        `--secret=${secretKey}`,
+      ],
+      30_000,
+      async () =>
+        (await run('radosgw-admin', ['-n', 'client.rgw', 'user', 'info', '--uid=snaptalker-test'])).includes(accessKey),
+    );
     return { endpoint, accessKey, secretKey, dir, stop };
   } catch (e) {
     // The gateway's and the monitor's last words (the monitor names the fsid a refused command carried).
