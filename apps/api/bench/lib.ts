@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,4 +134,37 @@ export function processCpuSeconds(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * CPU seconds used so far by the machine's PostgreSQL and Redis server processes (Linux /proc,
+ * by command name): with the API and the load generator they share the cores, so a figure per
+ * operation for each shows where the machine's time goes.
+ */
+export function serviceCpuSeconds(): { postgres: number; redis: number } {
+  const out = { postgres: 0, redis: 0 };
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      const kind = comm.startsWith('postgres') ? 'postgres' : comm.startsWith('redis-server') ? 'redis' : null;
+      if (kind) out[kind] += processCpuSeconds(Number(entry));
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return out;
+}
+
+/** One line: µs of CPU per operation for the API, PostgreSQL, Redis and this load generator. */
+export function cpuBreakdown(ops: number, apiCpu: () => number) {
+  const a0 = apiCpu();
+  const s0 = serviceCpuSeconds();
+  const l0 = process.cpuUsage();
+  return () => {
+    const s1 = serviceCpuSeconds();
+    const l = process.cpuUsage(l0);
+    const us = (sec: number) => ((sec / ops) * 1e6).toFixed(0);
+    return `CPU per op: API ${us(apiCpu() - a0)} µs, PostgreSQL ${us(s1.postgres - s0.postgres)} µs, Redis ${us(s1.redis - s0.redis)} µs, load generator ${us((l.user + l.system) / 1e6)} µs`;
+  };
 }

@@ -23,5 +23,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       censor: '[REDACTED]',
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Standard output is written asynchronously: lines that arrive while a write is under way go
+  // out together in the next one, instead of one blocking write(2) per line on the event loop (one
+  // per request under load; a syscall is dear on small machines). pino flushes what is left
+  // synchronously when the process exits.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }

@@ -153,8 +153,12 @@ export class KeysService {
   }
 
   async bundle(actor: Actor, userId: string, deviceId?: number): Promise<Bundle> {
-    await this.d.limits.consume(this.rules.requester, actor.userId);
-    await this.d.limits.consume(this.rules.target, `${actor.userId}:${userId}`);
+    // Both limits in one round trip (Redis commands of one turn share a write): a claim refused by
+    // either is refused, and a refused claim has used its point on both, as every attempt does.
+    await Promise.all([
+      this.d.limits.consume(this.rules.requester, actor.userId),
+      this.d.limits.consume(this.rules.target, `${actor.userId}:${userId}`),
+    ]);
     const watermark = this.d.config.PREKEY_LOW_WATERMARK;
     // One statement (shared with the claims arriving meanwhile): identity, devices, signed prekeys
     // and the claims of every device.
