@@ -33,6 +33,7 @@ const claimOneTime = (name: string, kind: 'ec' | 'kyber', extra: string) => `${n
     FROM want w CROSS JOIN LATERAL (
       SELECT p.id FROM prekeys p
       WHERE p.user_id = w.user_id AND p.device_id = w.device_id AND p.kind = '${kind}' AND p.is_used = false
+      ORDER BY p.user_id, p.device_id, p.kind, p.is_used
       LIMIT w.n FOR UPDATE SKIP LOCKED) p
   ), ${name} AS (
     UPDATE prekeys SET is_used = true FROM ${name}_pick WHERE prekeys.id = ${name}_pick.id
@@ -67,6 +68,7 @@ const CLAIM_BUNDLES = `
       SELECT count(*)::int AS n FROM (
         SELECT 1 FROM prekeys
         WHERE user_id = w.user_id AND device_id = w.device_id AND kind = 'ec' AND is_used = false
+        ORDER BY user_id, device_id, kind, is_used
         LIMIT $3::int + w.n - 1) s) c
   )
   SELECT req.ord, u.id IS NOT NULL AS "userExists", u.identity_key_public AS identity, d.device_id AS "deviceId", d.registration_id AS "registrationId",
