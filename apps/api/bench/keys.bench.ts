@@ -1,10 +1,9 @@
 // Bundle claims/s with N concurrent clients against one target holding many one-time prekeys.
 // Run: pnpm --filter @snaptalker/api bench:keys  (BENCH_DATABASE_URL / BENCH_REDIS_URL for Postgres + Redis)
-import { Agent, request } from 'node:http';
 import { client, createUser } from '../test/helpers/api.js';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 import { SignalDevice } from '../test/helpers/signal-client.js';
-import { cpuBreakdown, run, spawnBenchServer } from './lib.js';
+import { cpuBreakdown, LeanHttpClient, run, spawnBenchServer } from './lib.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
 const PREKEYS = Number(process.env.BENCH_PREKEYS ?? 5_000);
@@ -37,45 +36,34 @@ console.log(
   `${PREKEYS} one-time prekeys on ${server.backends} (server in its own process); ${CLIENTS} concurrent clients`,
 );
 
-// The claims go through node:http on keep-alive connections, one per client: fetch cost the load
-// generator more CPU per request than the server spent on the claim, on the same two cores.
-const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
-const { hostname, port } = new URL(server.url);
-function claim(token: string, of = target.userId): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        agent,
-        hostname,
-        port,
-        path: `/api/v1/keys/bundle/${of}`,
-        headers: { authorization: `Bearer ${token}` },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(30_000, () => req.destroy(new Error('claim timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+// The claims go over keep-alive connections, one per client, through the benches' lean HTTP client
+// (node:http cost the load generator more CPU per request than the server spent on the claim).
+const connections = Array.from({ length: CLIENTS }, () => new LeanHttpClient(server.url));
+// Each connection carries one client's token and one request at a time: a claim takes an idle one.
+const idle = connections.map((_, i) => i);
+async function claim(of = target.userId): Promise<{ status: number; body: any }> {
+  const client = idle.pop();
+  if (client === undefined) throw new Error('more claims in flight than connections');
+  try {
+    const r = await (connections[client] as LeanHttpClient).get(`/api/v1/keys/bundle/${of}`, {
+      authorization: `Bearer ${fetchers[client]?.accessToken}`,
+    });
+    return { status: r.status, body: JSON.parse(r.body.toString()) };
+  } finally {
+    idle.push(client);
+  }
 }
 
-await run(WARMUP, CLIENTS, async (i) => {
-  const res = await claim(fetchers[i % CLIENTS]?.accessToken as string, warmTarget.userId);
+await run(WARMUP, CLIENTS, async () => {
+  const res = await claim(warmTarget.userId);
   if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
 });
 let withKey = 0;
 const claimed = new Set<number>();
 const cpu0 = server.cpuSeconds();
 const breakdown = cpuBreakdown(CLAIMS, () => server.cpuSeconds());
-const r = await run(CLAIMS, CLIENTS, async (i) => {
-  const res = await claim(fetchers[i % CLIENTS]?.accessToken as string);
+const r = await run(CLAIMS, CLIENTS, async () => {
+  const res = await claim();
   if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
   const preKey = res.body.devices[0].preKey;
   if (preKey) {
@@ -86,7 +74,7 @@ const r = await run(CLAIMS, CLIENTS, async (i) => {
 });
 const cpuPerClaimUs = ((server.cpuSeconds() - cpu0) / CLAIMS) * 1e6;
 const cpuLine = breakdown();
-agent.destroy();
+for (const c of connections) c.close();
 console.log(
   `bundle claims: ${r.opsPerS.toFixed(0)}/s over ${r.secs.toFixed(1)} s (p50 ${r.p50} ms, p99 ${r.p99} ms); ${withKey} with a one-time key (${claimed.size} distinct; after ${WARMUP} warm-up claims); API ${cpuPerClaimUs.toFixed(0)} µs CPU per claim`,
 );

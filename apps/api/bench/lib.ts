@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,4 +168,63 @@ export function cpuBreakdown(ops: number, apiCpu: () => number) {
     const us = (sec: number) => ((sec / ops) * 1e6).toFixed(0);
     return `CPU per op: API ${us(apiCpu() - a0)} µs, PostgreSQL ${us(s1.postgres - s0.postgres)} µs, Redis ${us(s1.redis - s0.redis)} µs, load generator ${us((l.user + l.system) / 1e6)} µs`;
   };
+}
+
+/**
+ * A lean HTTP/1.1 keep-alive client for load generation: one socket, one request at a time, the
+ * response framed by Content-Length. node:http spent more CPU per request in this process than
+ * the server spent answering it, and the load generator shares the machine's cores with the
+ * server, so its cost lowered the figure being measured (wrk and autocannon work the same way).
+ * Only what the benches need: GET with headers, JSON bodies with a Content-Length.
+ */
+export class LeanHttpClient {
+  private socket: Socket;
+  private buf: Buffer = Buffer.alloc(0);
+  private pending: { resolve: (r: { status: number; body: Buffer }) => void; reject: (e: Error) => void } | null =
+    null;
+  private readonly ready: Promise<void>;
+
+  constructor(url: string) {
+    const { hostname, port } = new URL(url);
+    this.socket = connect({ host: hostname, port: Number(port), noDelay: true });
+    this.ready = new Promise((resolve, reject) => {
+      this.socket.once('connect', resolve);
+      this.socket.once('error', reject);
+    });
+    this.socket.on('data', (chunk: Buffer) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+      this.parse();
+    });
+    this.socket.on('error', (e) => this.pending?.reject(e));
+    this.socket.on('close', () => this.pending?.reject(new Error('connection closed')));
+  }
+
+  async get(path: string, headers: Record<string, string>): Promise<{ status: number; body: Buffer }> {
+    await this.ready;
+    if (this.pending) throw new Error('one request at a time');
+    let head = `GET ${path} HTTP/1.1\r\nhost: bench\r\n`;
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.socket.write(`${head}\r\n`);
+    });
+  }
+
+  private parse(): void {
+    const end = this.buf.indexOf('\r\n\r\n');
+    if (end < 0 || !this.pending) return;
+    const head = this.buf.toString('latin1', 0, end);
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    if (this.buf.length < end + 4 + length) return;
+    const status = Number(head.slice(9, 12));
+    const body = this.buf.subarray(end + 4, end + 4 + length);
+    this.buf = this.buf.subarray(end + 4 + length);
+    const p = this.pending;
+    this.pending = null;
+    p.resolve({ status, body });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
 }

@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 import { client, createUser } from '../test/helpers/api.js';
 import { SignalDevice } from '../test/helpers/signal-client.js';
-import { percentile, spawnBenchServer } from './lib.js';
+import { percentile, serviceCpuSeconds, spawnBenchServer } from './lib.js';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 50);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
@@ -122,6 +122,7 @@ const deadline = Date.now() + MAX_SECONDS * 1000;
 t0 = performance.now();
 const cpu0 = servers.map((s) => s.cpuSeconds());
 const gen0 = process.cpuUsage();
+const svc0 = serviceCpuSeconds();
 await Promise.all(
   pairs.map(async (p, i) => {
     let next = 0;
@@ -178,6 +179,7 @@ while (received < acceptedTotal && Date.now() < waitEnd) await new Promise((r) =
 const secs = (performance.now() - t0) / 1000;
 const apiCpu = servers.reduce((sum, s, i) => sum + s.cpuSeconds() - (cpu0[i] as number), 0);
 const gen = process.cpuUsage(gen0);
+const svc1 = serviceCpuSeconds();
 const sorted = latencies.sort((a, b) => a - b);
 const pct = (q: number) => percentile(sorted, q).toFixed(1);
 console.log(
@@ -191,6 +193,11 @@ console.log(
 console.log(
   `CPU: API ${apiCpu.toFixed(1)} s (${((apiCpu / received) * 1e6).toFixed(0)} µs per message, ` +
     `${((100 * apiCpu) / secs).toFixed(0)}% of a core), load generator ${((gen.user + gen.system) / 1e6).toFixed(1)} s`,
+);
+const perMsg = (sec: number) => `${((sec / Math.max(1, received)) * 1e6).toFixed(0)} µs`;
+console.log(
+  `CPU per message: API ${perMsg(apiCpu)}, PostgreSQL ${perMsg(svc1.postgres - svc0.postgres)}, ` +
+    `Redis ${perMsg(svc1.redis - svc0.redis)}, load generator ${perMsg((gen.user + gen.system) / 1e6)}`,
 );
 for (const ws of [...senders, ...recipients]) ws.terminate();
 await Promise.all(servers.map((s) => s.close()));
