@@ -180,8 +180,7 @@ export function cpuBreakdown(ops: number, apiCpu: () => number) {
 export class LeanHttpClient {
   private socket: Socket;
   private buf: Buffer = Buffer.alloc(0);
-  private pending: { resolve: (r: { status: number; body: Buffer }) => void; reject: (e: Error) => void } | null =
-    null;
+  private pending: { resolve: (r: { status: number; body: Buffer }) => void; reject: (e: Error) => void } | null = null;
   private readonly ready: Promise<void>;
 
   constructor(url: string) {

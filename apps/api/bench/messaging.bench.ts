@@ -9,11 +9,13 @@
 //   BENCH_PAYLOAD (200 bytes)  BENCH_TRANSPORT (ws|rest)  BENCH_NODES (1 API process; clients spread)
 //   BENCH_CROSS (1: senders on another process than their recipients; 0: the same)
 //   BENCH_MAX_SECONDS (120: a bound on the whole load loop)
+//   BENCH_PEER=ejabberd  then the same shape against Debian's ejabberd (bench/peer-run.ts), and the ratio
 import WebSocket from 'ws';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 import { client, createUser } from '../test/helpers/api.js';
 import { SignalDevice } from '../test/helpers/signal-client.js';
 import { percentile, serviceCpuSeconds, spawnBenchServer } from './lib.js';
+import { runEjabberd } from './peer-run.js';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 50);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
@@ -202,4 +204,24 @@ console.log(
 for (const ws of [...senders, ...recipients]) ws.terminate();
 await Promise.all(servers.map((s) => s.close()));
 await otp.stop();
+if (process.env.BENCH_PEER === 'ejabberd') {
+  const ours = received / secs;
+  const peer = await runEjabberd({
+    pairs: PAIRS,
+    messages: MESSAGES,
+    inFlight: IN_FLIGHT,
+    payload: PAYLOAD,
+    maxSeconds: MAX_SECONDS,
+  });
+  console.log(
+    `ejabberd (XMPP 1:1, no persistence), same shape: ${peer.msgsPerS.toFixed(0)} msgs/s; ` +
+      `send→receive p50 ${peer.p50.toFixed(1)} ms, p95 ${peer.p95.toFixed(1)} ms, p99 ${peer.p99.toFixed(1)} ms; ` +
+      `lost ${peer.lost}, duplicated ${peer.duplicated}, out of order ${peer.outOfOrder}; ` +
+      `CPU per message: ejabberd ${peer.cpuPerMessageUs.toFixed(0)} µs, load generator ${peer.loadGeneratorUsPerMessage.toFixed(0)} µs`,
+  );
+  console.log(
+    `SnapTalker / ejabberd: ${(ours / peer.msgsPerS).toFixed(2)}× the throughput, ` +
+      `p99 ${(percentile(sorted, 99) / peer.p99).toFixed(1)}× ejabberd's`,
+  );
+}
 process.exit(0);
