@@ -5,24 +5,14 @@
 // management acks (XEP-0198) and 1:1 <message/> stanzas.
 import { execFile as execFileCb } from 'node:child_process';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { processCpuSeconds } from './lib.js';
+import { freePort } from '../test/helpers/own-services.js';
 
 const execFile = promisify(execFileCb);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 export interface Ejabberd {
   port: number;
