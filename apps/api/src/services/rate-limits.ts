@@ -149,7 +149,7 @@ export class ConnectionBudget {
    * after the first ones.
    */
   get exhausted(): boolean {
-    return this.refusals > Math.max(10, Math.ceil(this.rule.points / 10));
+    return this.refusals > Math.max(10, Math.ceil(this.rule.points / 10)) && Date.now() < this.refusalWindowEnds;
   }
 
   release(): Promise<void> {

@@ -207,7 +207,7 @@ export class AttachmentsService {
   /** A completed attachment still within its retention, else the same 404 for every other case. */
   private async live(id: string): Promise<AttachmentRow> {
     const row = await this.d.repo.find(id);
-    if (!row || row.state !== 'complete' || row.expiresAt <= new Date()) {
+    if (row?.state !== 'complete' || row.expiresAt <= new Date()) {
       throw new AppError('NOT_FOUND', 'no such attachment');
     }
     return row;

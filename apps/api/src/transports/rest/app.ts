@@ -12,6 +12,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import type { Services } from '../../services/index.js';
 import { clientErrorHandler, errorHandler, frameworkErrors, sendError } from './errors.js';
 import { trpcAuthDeadline } from '../trpc/auth-deadline.js';
+import { trpcFrameBudget } from '../trpc/frame-budget.js';
 import { accountRoutes, publicAccountRoutes } from './accounts.routes.js';
 import { requireActor } from './auth.js';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
@@ -212,6 +213,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   // Before every route: the OpenAPI document is collected from the routes as they register.
   await app.register(openapi);
   await app.register(opsRoutes(services, metrics));
+  // Before the tRPC plugin, so its WebSocket route gets the budget's upgrade check.
+  trpcFrameBudget(app, '/trpc', () => services.messaging.connectionBudget());
   await app.register(fastifyTRPCPlugin<AppRouter>, {
     prefix: '/trpc',
     useWSS: true,

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { RawData } from 'ws';
 import type { Actor } from '../../domain/actor.js';
 import { AppError, isAppError } from '../../domain/errors.js';
 import { parseOrThrow } from '../../domain/validation.js';
@@ -8,16 +7,7 @@ import { ClientCallFrame, type ServerCallFrame } from '../../services/calls/call
 import { dispatchCallFrame } from '../../services/calls/dispatch.js';
 import type { Services } from '../../services/index.js';
 import { authenticateUpgrade, errorFrame, keepAlive } from './messages.socket.js';
-
-const POINT_BYTES = 4096;
-function frameWeight(data: RawData): number {
-  const bytes = Array.isArray(data)
-    ? data.reduce((n, b) => n + b.length, 0)
-    : data instanceof ArrayBuffer
-      ? data.byteLength
-      : data.length;
-  return Math.max(1, Math.ceil(bytes / POINT_BYTES));
-}
+import { frameWeight } from './frame-weight.js';
 
 /** The callId of a refused frame (when it has one), so the client can tell which call it concerns. */
 function callIdOf(json: unknown): string | undefined {

@@ -10,6 +10,7 @@ import { rawFrame } from '../../services/messaging/device-stream.js';
 import { AckInput, AnySendInput, fastSendFrame, type SendInput } from '../../services/messaging/messaging.schemas.js';
 import { bearerToken } from '../rest/auth.js';
 import { frameSender } from './frame-writer.js';
+import { frameWeight } from './frame-weight.js';
 
 const HIGH_WATER_BYTES = 1024 * 1024;
 const requestId = z.string().min(1).max(64);
@@ -21,20 +22,6 @@ export const ClientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('send'), requestId }).passthrough(),
   z.object({ type: z.literal('ping') }),
 ]);
-
-/**
- * A frame's weight in the socket's budget: one point per started 4 KiB. Size is what a frame can
- * make the server do (ids to acknowledge, envelopes to store) and is known before parsing.
- */
-const POINT_BYTES = 4096;
-function frameWeight(data: RawData): number {
-  const bytes = Array.isArray(data)
-    ? data.reduce((n, b) => n + b.length, 0)
-    : data instanceof ArrayBuffer
-      ? data.byteLength
-      : data.length;
-  return Math.max(1, Math.ceil(bytes / POINT_BYTES));
-}
 
 /** The requestId of a refused `send`, so the client can match the refusal to its request. */
 function requestIdOf(data: RawData): string | undefined {
