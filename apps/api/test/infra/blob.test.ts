@@ -5,11 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'minio';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { describeBlobStore } from '../../src/infra/blob/blob-store.contract.js';
 import { DiskBlobStore } from '../../src/infra/blob/disk-blob-store.js';
 import { MinioBlobStore } from '../../src/infra/blob/minio-blob-store.js';
 import { BlobUrlSigner } from '../../src/infra/blob/url-signer.js';
+import { type CephRgw, startCephRgw } from '../helpers/ceph-rgw.js';
 
 /** s3rver ships no type declarations; the part used here. */
 interface S3rverServer {
@@ -57,6 +58,33 @@ describe('MinioBlobStore against s3rver', () => {
       pathStyle: true,
     });
     // A fresh bucket per test: the store must create it on first use.
+    const bucket = `contract-${randomBytes(6).toString('hex')}`;
+    return {
+      impl: new MinioBlobStore(client, bucket, 'us-east-1'),
+      cleanup: async () => {},
+    };
+  });
+});
+
+// The same contract against a real S3 server: signatures checked (SigV4), buckets and objects as
+// a production S3 keeps them. The test run's Ceph RADOS gateway, shared with the attachment suites.
+describe('MinioBlobStore against a real S3 (Ceph RGW)', () => {
+  let rgw: CephRgw;
+  beforeAll(async () => {
+    rgw = await startCephRgw(inject('runDir'));
+  }, 300_000);
+
+  describeBlobStore('MinioBlobStore (Ceph RGW)', async () => {
+    const { hostname, port } = new URL(rgw.endpoint);
+    const client = new Client({
+      endPoint: hostname,
+      port: Number(port),
+      useSSL: false,
+      accessKey: rgw.accessKey,
+      secretKey: rgw.secretKey,
+      region: 'us-east-1',
+      pathStyle: true,
+    });
     const bucket = `contract-${randomBytes(6).toString('hex')}`;
     return {
       impl: new MinioBlobStore(client, bucket, 'us-east-1'),
