@@ -1,5 +1,6 @@
 // Bundle claims/s with N concurrent clients against one target holding many one-time prekeys.
 // Run: pnpm --filter @snaptalker/api bench:keys  (BENCH_DATABASE_URL / BENCH_REDIS_URL for Postgres + Redis)
+//   BENCH_CLIENTS (50)  BENCH_PREKEYS (5000)  BENCH_CLAIMS  BENCH_WARMUP (5000)  BENCH_NODES (1 API process)
 import { client, createUser } from '../test/helpers/api.js';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 import { SignalDevice } from '../test/helpers/signal-client.js';
@@ -13,7 +14,14 @@ const CLAIMS = Number(process.env.BENCH_CLAIMS ?? PREKEYS);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5_000);
 
 const otp = await new OtpWebhook().start();
-const server = await spawnBenchServer({ OTP_WEBHOOK_URL: otp.url, ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' });
+// BENCH_NODES API processes on the one database (the figure is per machine, all of them together);
+// the clients' connections are spread over them.
+const NODES = Number(process.env.BENCH_NODES ?? 1);
+const servers: Array<Awaited<ReturnType<typeof spawnBenchServer>>> = [];
+for (let i = 0; i < NODES; i++)
+  servers.push(await spawnBenchServer({ OTP_WEBHOOK_URL: otp.url, ARGON2_MEMORY_KIB: '1024', ARGON2_ITERATIONS: '1' }));
+const server = servers[0] as Awaited<ReturnType<typeof spawnBenchServer>>;
+const apiCpu = () => servers.reduce((sum, s) => sum + s.cpuSeconds(), 0);
 const api = client(server.url);
 const target = await createUser(api, otp);
 const device = await SignalDevice.create({ userId: target.userId, deviceId: 1 });
@@ -33,12 +41,12 @@ if ((await api.post('/keys/upload', warmKeys, { token: warmTarget.accessToken })
   throw new Error('warm-up key upload failed');
 const fetchers = await Promise.all(Array.from({ length: CLIENTS }, () => createUser(api, otp)));
 console.log(
-  `${PREKEYS} one-time prekeys on ${server.backends} (server in its own process); ${CLIENTS} concurrent clients`,
+  `${PREKEYS} one-time prekeys on ${server.backends} (${NODES} API process(es) of their own); ${CLIENTS} concurrent clients`,
 );
 
 // The claims go over keep-alive connections, one per client, through the benches' lean HTTP client
 // (node:http cost the load generator more CPU per request than the server spent on the claim).
-const connections = Array.from({ length: CLIENTS }, () => new LeanHttpClient(server.url));
+const connections = Array.from({ length: CLIENTS }, (_, i) => new LeanHttpClient((servers[i % NODES] ?? server).url));
 // Each connection carries one client's token and one request at a time: a claim takes an idle one.
 const idle = connections.map((_, i) => i);
 async function claim(of = target.userId): Promise<{ status: number; body: any }> {
@@ -60,8 +68,8 @@ await run(WARMUP, CLIENTS, async () => {
 });
 let withKey = 0;
 const claimed = new Set<number>();
-const cpu0 = server.cpuSeconds();
-const breakdown = cpuBreakdown(CLAIMS, () => server.cpuSeconds());
+const cpu0 = apiCpu();
+const breakdown = cpuBreakdown(CLAIMS, apiCpu);
 const r = await run(CLAIMS, CLIENTS, async () => {
   const res = await claim();
   if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
@@ -72,13 +80,13 @@ const r = await run(CLAIMS, CLIENTS, async () => {
     claimed.add(preKey.keyId);
   }
 });
-const cpuPerClaimUs = ((server.cpuSeconds() - cpu0) / CLAIMS) * 1e6;
+const cpuPerClaimUs = ((apiCpu() - cpu0) / CLAIMS) * 1e6;
 const cpuLine = breakdown();
 for (const c of connections) c.close();
 console.log(
   `bundle claims: ${r.opsPerS.toFixed(0)}/s over ${r.secs.toFixed(1)} s (p50 ${r.p50} ms, p99 ${r.p99} ms); ${withKey} with a one-time key (${claimed.size} distinct; after ${WARMUP} warm-up claims); API ${cpuPerClaimUs.toFixed(0)} µs CPU per claim`,
 );
 console.log(cpuLine);
-await server.close();
+await Promise.all(servers.map((s) => s.close()));
 await otp.stop();
 process.exit(0);
