@@ -24,6 +24,13 @@ const S3rver = createRequire(import.meta.url)('s3rver') as new (opts: {
   silent: boolean;
 }) => S3rverServer;
 
+/** The S3 store on a fresh bucket per test (the store must create it on first use). */
+function minioSubject(server: { endPoint: string; port: number; accessKey: string; secretKey: string }) {
+  const client = new Client({ ...server, useSSL: false, region: 'us-east-1', pathStyle: true });
+  const bucket = `contract-${randomBytes(6).toString('hex')}`;
+  return { impl: new MinioBlobStore(client, bucket, 'us-east-1'), cleanup: async () => {} };
+}
+
 describeBlobStore('DiskBlobStore', async () => {
   const root = await mkdtemp(join(tmpdir(), 'st-blob-contract-'));
   return {
@@ -47,23 +54,9 @@ describe('MinioBlobStore against s3rver', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  describeBlobStore('MinioBlobStore', async () => {
-    const client = new Client({
-      endPoint: '127.0.0.1',
-      port,
-      useSSL: false,
-      accessKey: 'S3RVER',
-      secretKey: 'S3RVER',
-      region: 'us-east-1',
-      pathStyle: true,
-    });
-    // A fresh bucket per test: the store must create it on first use.
-    const bucket = `contract-${randomBytes(6).toString('hex')}`;
-    return {
-      impl: new MinioBlobStore(client, bucket, 'us-east-1'),
-      cleanup: async () => {},
-    };
-  });
+  describeBlobStore('MinioBlobStore', async () =>
+    minioSubject({ endPoint: '127.0.0.1', port, accessKey: 'S3RVER', secretKey: 'S3RVER' }),
+  );
 });
 
 // The same contract against a real S3 server: signatures checked (SigV4), buckets and objects as
@@ -76,19 +69,6 @@ describe('MinioBlobStore against a real S3 (Ceph RGW)', () => {
 
   describeBlobStore('MinioBlobStore (Ceph RGW)', async () => {
     const { hostname, port } = new URL(rgw.endpoint);
-    const client = new Client({
-      endPoint: hostname,
-      port: Number(port),
-      useSSL: false,
-      accessKey: rgw.accessKey,
-      secretKey: rgw.secretKey,
-      region: 'us-east-1',
-      pathStyle: true,
-    });
-    const bucket = `contract-${randomBytes(6).toString('hex')}`;
-    return {
-      impl: new MinioBlobStore(client, bucket, 'us-east-1'),
-      cleanup: async () => {},
-    };
+    return minioSubject({ endPoint: hostname, port: Number(port), accessKey: rgw.accessKey, secretKey: rgw.secretKey });
   });
 });
