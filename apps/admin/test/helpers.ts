@@ -60,7 +60,7 @@ export interface TestUser {
 /** register → OTP (through the webhook) → verify: a verified account on device 1. */
 export async function createUser(prefix = 'u'): Promise<TestUser> {
   const username = `${prefix}_${randomBytes(5).toString('hex')}`;
-  const phone = `+1555${randomInt(1_000_000, 9_999_999)}`;
+  const phone = `+1555${randomInt(1_000_000_000, 9_999_999_999)}`;
   const password = 'correct horse battery';
   const reg = await rest('POST', '/auth/register', { username, phone, password });
   expect(reg.status, JSON.stringify(reg.body)).toBe(201);

@@ -43,7 +43,9 @@ export function client(baseUrl: string) {
 
 export type Client = ReturnType<typeof client>;
 
-export const randomPhone = () => `+1555${randomInt(1_000_000, 9_999_999)}`;
+// Ten random digits: a test run creates thousands of accounts in one database, and with seven
+// two of them drew the same number now and then (409 "phone is already registered").
+export const randomPhone = () => `+1555${randomInt(1_000_000_000, 9_999_999_999)}`;
 export const randomUsername = () => `u_${randomBytes(6).toString('hex')}`;
 export const randomIp = () => `10.${randomInt(0, 255)}.${randomInt(0, 255)}.${randomInt(1, 254)}`;
 

@@ -4,7 +4,15 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.js';
-import { type ApiResponse, type Client, client, createUser, linkDevice, type TestUser } from '../helpers/api.js';
+import {
+  type ApiResponse,
+  type Client,
+  client,
+  createUser,
+  linkDevice,
+  randomPhone,
+  type TestUser,
+} from '../helpers/api.js';
 import { OtpWebhook } from '../helpers/otp-webhook.js';
 import { startTestServer } from '../helpers/server.js';
 import { type BundleJson, SignalDevice } from '../helpers/signal-client.js';
@@ -221,7 +229,7 @@ describe('OpenAPI document at /api/v1/openapi.json', () => {
   it('every live reply of every operation validates against the document', async () => {
     // accounts
     const username = `u_${randomUUID().slice(0, 8)}`;
-    const phone = `+1555${Math.floor(1_000_000 + Math.random() * 8_999_999)}`;
+    const phone = randomPhone();
     const password = 'correct horse battery';
     conforms('post', '/api/v1/auth/register', await api.post('/auth/register', { username, phone, password }));
     const verified = conforms(
