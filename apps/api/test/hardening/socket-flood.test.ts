@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createUser } from '../helpers/api.js';
 import { type ServerContext, useServer } from '../helpers/fixture.js';
 
@@ -49,6 +50,49 @@ describe('one flooding WebSocket does not degrade other users (finding 3)', () =
     { RATE_LIMIT_WS_FRAMES: '300/1', WS_MAX_INFLIGHT_POINTS: '32', RATE_LIMIT_STREAM_OPEN_DEVICE: '20/60' },
     (c) => ({ server, otp, api } = c),
   );
+
+  // The tRPC budget holds calls in flight until tRPC answers them: if answers did not release them,
+  // a well-behaved client would be refused for good after WS_MAX_INFLIGHT_POINTS calls.
+  it('a well-behaved tRPC socket at the same budget: 200 calls one after another, then batches of 20, all served', async () => {
+    const user = await createUser(api, otp);
+    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/trpc`, {
+      headers: { authorization: `Bearer ${user.accessToken}` },
+    });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const waiting = new Map<number, (answer: { result?: unknown; error?: unknown }) => void>();
+    ws.on('message', (d) => {
+      const text = d.toString();
+      if (text === 'PING') return ws.send('PONG');
+      const answer = JSON.parse(text) as { id: number; result?: unknown; error?: unknown };
+      waiting.get(answer.id)?.(answer);
+    });
+    let nextId = 0;
+    const batch = (n: number) => {
+      const calls = Array.from({ length: n }, () => ({
+        id: ++nextId,
+        method: 'query',
+        params: { path: 'keys.count' },
+      }));
+      const answers = calls.map(
+        (c) => new Promise<{ result?: unknown; error?: unknown }>((resolve) => waiting.set(c.id, resolve)),
+      );
+      ws.send(JSON.stringify(n === 1 ? calls[0] : calls));
+      return Promise.all(answers);
+    };
+    const answers = [];
+    for (let i = 0; i < 200; i++) {
+      answers.push(...(await batch(1)));
+      // 200 calls inside the window's 300 points, spread over more than one window.
+      if (i % 50 === 49) await sleep(300);
+    }
+    for (let i = 0; i < 5; i++) answers.push(...(await batch(20)));
+    ws.close();
+    expect(answers).toHaveLength(300);
+    expect(answers.filter((a) => a.error)).toEqual([]);
+  });
 
   for (const [idsPerFrame, perTick, label, socket] of [
     [1, 100, '10,000 frames/s of one id', 'messages'],

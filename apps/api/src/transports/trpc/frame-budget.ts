@@ -118,7 +118,7 @@ const text = (data: RawData): string =>
 
 /**
  * The ids of a frame's calls (a single message or a batch). Frames too large to be worth reading
- * count as one call without an id (tRPC refuses them anyway: a batch holds at most 100 calls).
+ * yield none and weigh by their size alone (tRPC refuses them anyway: a batch holds at most 100 calls).
  */
 function callsOf(data: RawData): Array<string | number> {
   if (frameBytes(data) > MAX_PARSED_BYTES) return [];
