@@ -87,6 +87,8 @@ export async function spawnBenchServer(env: Record<string, string> = {}) {
   return {
     url: proc.url,
     pid: proc.proc.pid,
+    /** Read and write system calls the server process has made so far, from /proc (Linux). */
+    syscalls: () => processSyscalls(proc.proc.pid),
     /** CPU seconds (user + system) the server process has used so far, from /proc (Linux). */
     cpuSeconds: () => processCpuSeconds(proc.proc.pid),
     backends: `${backends?.[1] ?? '?'} + ${backends?.[2] ?? '?'}`,
@@ -124,6 +126,17 @@ export async function run(total: number, concurrency: number, task: (i: number) 
   );
   const secs = (performance.now() - t0) / 1000;
   return { opsPerS: total / secs, secs, ...summary(lat) };
+}
+
+/** A process's read-type and write-type system calls so far (Linux /proc/<pid>/io; NaN elsewhere). */
+export function processSyscalls(pid: number | undefined): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(io)?.[1]);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return { reads: Number.NaN, writes: Number.NaN };
+  }
 }
 
 /** utime + stime of a process in seconds (Linux /proc; NaN elsewhere). */

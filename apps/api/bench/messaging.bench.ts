@@ -9,6 +9,8 @@
 //   BENCH_PAYLOAD (200 bytes)  BENCH_TRANSPORT (ws|rest)  BENCH_NODES (1 API process; clients spread)
 //   BENCH_CROSS (1: senders on another process than their recipients; 0: the same)
 //   BENCH_MAX_SECONDS (120: a bound on the whole load loop)
+//   BENCH_WARMUP (200 per pair: sent, received and acked first, not measured: the server is warm, as in
+//   production; 0 measures a cold start too)
 //   BENCH_PEER=ejabberd  then the same shape against Debian's ejabberd (bench/peer-run.ts), and the ratio
 import WebSocket from 'ws';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
@@ -24,6 +26,10 @@ const PAYLOAD = Number(process.env.BENCH_PAYLOAD ?? 200);
 const TRANSPORT = (process.env.BENCH_TRANSPORT ?? 'ws') as 'ws' | 'rest';
 const NODES = Number(process.env.BENCH_NODES ?? 1);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 120);
+// Message numbers below WARMUP are the warm-up's: a cold server's first second is V8 compiling the
+// path (its 1,000 first sends waited 350–750 ms), which would be 1–2% of the sample, i.e. the p99.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
+const SLOTS = WARMUP + MESSAGES;
 // With several processes: 1 = a pair's sender on the next process (every message crosses processes),
 // 0 = on its recipient's process (pushes stay local, as when a balancer keeps a conversation together).
 const CROSS = Number(process.env.BENCH_CROSS ?? 1);
@@ -72,16 +78,21 @@ function open(url: string, token: string): Promise<WebSocket> {
 }
 
 // sentAt[pair][n]: when message n of a pair was sent (ms since t0); received counts per message.
-const sentAt = pairs.map(() => new Float64Array(MESSAGES));
-const seen = pairs.map(() => new Uint8Array(MESSAGES));
+const sentAt = pairs.map(() => new Float64Array(SLOTS));
+const seen = pairs.map(() => new Uint8Array(SLOTS));
 // Order as the contract defines it: if n's reply arrived before m was sent, n must arrive before m.
 // accepted[pair] lists messages in reply order; mustPrecede[pair][m] = accepted count when m was sent.
 const accepted = pairs.map(() => [] as number[]);
-const mustPrecede = pairs.map(() => new Int32Array(MESSAGES));
+const mustPrecede = pairs.map(() => new Int32Array(SLOTS));
 const prefix = pairs.map(() => 0);
 const latencies: number[] = [];
+// BENCH_TIMELINE=1: latency percentiles per 500 ms of send time and per pair (where a tail comes from).
+const TIMELINE = process.env.BENCH_TIMELINE === '1';
+const timeline: Array<[number, number, number]> = [];
 let received = 0;
 let acceptedTotal = 0;
+let warmReceived = 0;
+let warmAccepted = 0;
 let duplicated = 0;
 let outOfOrder = 0;
 let failed = 0;
@@ -95,11 +106,19 @@ recipients.forEach((ws, i) => {
     const f = JSON.parse(d.toString());
     if (f.type !== 'message') return;
     const n = f.envelope.messageNumber as number;
+    if (n < WARMUP) {
+      if (!seen[i]![n]) warmReceived++;
+      seen[i]![n] = 1;
+      ws.send(JSON.stringify({ type: 'ack', ids: [f.envelope.id] }));
+      return;
+    }
     if (seen[i]![n]) duplicated++;
     else {
       seen[i]![n] = 1;
       received++;
-      latencies.push(performance.now() - t0 - sentAt[i]![n]!);
+      const lat = performance.now() - t0 - sentAt[i]![n]!;
+      latencies.push(lat);
+      if (TIMELINE) timeline.push([sentAt[i]![n]!, lat, i]);
     }
     const acc = accepted[i]!;
     while (prefix[i]! < acc.length && seen[i]![acc[prefix[i]!]!]) prefix[i]!++;
@@ -111,7 +130,8 @@ const senders =
   TRANSPORT === 'ws' ? await Promise.all(pairs.map((p, i) => open(urlOf(i + CROSS), p.from.u.accessToken))) : [];
 console.log(
   `${PAIRS} pairs × ${MESSAGES} messages, ${IN_FLIGHT} in flight per pair, ${PAYLOAD}-byte payloads, ` +
-    `${TRANSPORT} sends, ${NODES} API process(es) on ${servers[0]!.backends}`,
+    `${TRANSPORT} sends, ${NODES} API process(es) on ${servers[0]!.backends}` +
+    (WARMUP ? `; after ${WARMUP} warm-up messages per pair` : '; cold start'),
 );
 
 const content = Buffer.alloc(PAYLOAD, 7).toString('base64');
@@ -121,13 +141,7 @@ const body = (p: (typeof pairs)[number], n: number) => ({
 });
 const deadline = Date.now() + MAX_SECONDS * 1000;
 
-t0 = performance.now();
-const cpu0 = servers.map((s) => s.cpuSeconds());
-const gen0 = process.cpuUsage();
-const svc0 = serviceCpuSeconds();
-await Promise.all(
-  pairs.map(async (p, i) => {
-    let next = 0;
+const senderOf = pairs.map((p, i) => {
     let sendOne: (n: number) => Promise<void>;
     if (TRANSPORT === 'ws') {
       const ws = senders[i]!;
@@ -136,8 +150,12 @@ await Promise.all(
         const f = JSON.parse(d.toString());
         if (f.type === 'error') failed++;
         if (f.type === 'send.result') {
-          accepted[i]!.push(Number(f.requestId));
-          acceptedTotal++;
+          const n = Number(f.requestId);
+          if (n < WARMUP) warmAccepted++;
+          else {
+            accepted[i]!.push(n);
+            acceptedTotal++;
+          }
         }
         if (f.type === 'send.result' || f.type === 'error') waiting.get(f.requestId)?.();
       });
@@ -157,28 +175,58 @@ await Promise.all(
         const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body(p, n)) });
         await r.arrayBuffer();
         if (r.status !== 200) failed++;
+        else if (n < WARMUP) warmAccepted++;
         else {
           accepted[i]!.push(n);
           acceptedTotal++;
         }
       };
     }
-    await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
-        while (next < MESSAGES && Date.now() < deadline) {
-          const n = next++;
-          sentAt[i]![n] = performance.now() - t0;
-          mustPrecede[i]![n] = accepted[i]!.length;
-          await sendOne(n);
-        }
-      }),
-    );
-  }),
-);
+    return sendOne;
+});
+
+/** Every pair sends messages [from, to) with IN_FLIGHT sends outstanding. */
+async function load(from: number, to: number): Promise<void> {
+  await Promise.all(
+    pairs.map(async (_p, i) => {
+      let next = from;
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (next < to && Date.now() < deadline) {
+            const n = next++;
+            sentAt[i]![n] = performance.now() - t0;
+            mustPrecede[i]![n] = accepted[i]!.length;
+            await senderOf[i]!(n);
+          }
+        }),
+      );
+    }),
+  );
+}
+
+if (WARMUP > 0) {
+  t0 = performance.now();
+  await load(0, WARMUP);
+  const warmEnd = Date.now() + 15_000;
+  while (warmReceived < warmAccepted && Date.now() < warmEnd) await new Promise((r) => setTimeout(r, 20));
+  if (warmReceived < PAIRS * WARMUP) throw new Error(`warm-up: ${warmReceived}/${PAIRS * WARMUP} received`);
+  // The acks of the last warm-up envelopes settle before the measured run starts.
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+t0 = performance.now();
+const cpu0 = servers.map((s) => s.cpuSeconds());
+const sys0 = servers.map((s) => s.syscalls());
+const gen0 = process.cpuUsage();
+const svc0 = serviceCpuSeconds();
+await load(WARMUP, SLOTS);
 const total = PAIRS * MESSAGES;
 const waitEnd = Date.now() + 15_000;
 while (received < acceptedTotal && Date.now() < waitEnd) await new Promise((r) => setTimeout(r, 20));
 const secs = (performance.now() - t0) / 1000;
+const sys1 = servers.map((s) => s.syscalls());
+const apiReads = sys1.reduce((sum, s, i) => sum + s.reads - sys0[i]!.reads, 0);
+const apiWrites = sys1.reduce((sum, s, i) => sum + s.writes - sys0[i]!.writes, 0);
 const apiCpu = servers.reduce((sum, s, i) => sum + s.cpuSeconds() - (cpu0[i] as number), 0);
 const gen = process.cpuUsage(gen0);
 const svc1 = serviceCpuSeconds();
@@ -201,6 +249,25 @@ console.log(
   `CPU per message: API ${perMsg(apiCpu)}, PostgreSQL ${perMsg(svc1.postgres - svc0.postgres)}, ` +
     `Redis ${perMsg(svc1.redis - svc0.redis)}, load generator ${perMsg((gen.user + gen.system) / 1e6)}`,
 );
+// Each write or read is a system call, costly on this machine: frames per write shows the batching.
+console.log(
+  `API system calls per message: ${(apiReads / Math.max(1, received)).toFixed(2)} reads, ${(apiWrites / Math.max(1, received)).toFixed(2)} writes`,
+);
+if (TIMELINE) {
+  const windows = new Map<number, number[]>();
+  const byPair = new Map<number, number[]>();
+  for (const [at, lat, pair] of timeline) {
+    const w = Math.floor(at / 500);
+    windows.set(w, [...(windows.get(w) ?? []), lat]);
+    byPair.set(pair, [...(byPair.get(pair) ?? []), lat]);
+  }
+  for (const [w, l] of [...windows].sort((a, b) => a[0] - b[0])) {
+    const s = l.sort((a, b) => a - b);
+    console.log(`  ${(w * 0.5).toFixed(1)} s: ${s.length} sent, p50 ${percentile(s, 50).toFixed(0)} p99 ${percentile(s, 99).toFixed(0)} max ${(s.at(-1) ?? 0).toFixed(0)} ms`);
+  }
+  const p50s = [...byPair.values()].map((l) => percentile(l.sort((a, b) => a - b), 50)).sort((a, b) => a - b);
+  console.log(`  per-pair p50: min ${p50s[0]?.toFixed(0)} median ${percentile(p50s, 50).toFixed(0)} max ${p50s.at(-1)?.toFixed(0)} ms`);
+}
 for (const ws of [...senders, ...recipients]) ws.terminate();
 await Promise.all(servers.map((s) => s.close()));
 await otp.stop();
