@@ -1,10 +1,14 @@
 // Bundle claims/s with N concurrent clients against one target holding many one-time prekeys.
 // Run: pnpm --filter @snaptalker/api bench:keys  (BENCH_DATABASE_URL / BENCH_REDIS_URL for Postgres + Redis)
 //   BENCH_CLIENTS (50)  BENCH_PREKEYS (5000)  BENCH_CLAIMS  BENCH_WARMUP (5000)  BENCH_NODES (1 API process)
+//   BENCH_CLIENT (node | wrk): the measured claims from this process's lean client, or from Debian's
+//   `wrk` (C; a tenth of the CPU per request, so more of the shared cores go to the server). With wrk
+//   the claims run for BENCH_SECONDS (3) and every claimed key id is still checked to be distinct.
 import { client, createUser } from '../test/helpers/api.js';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 import { SignalDevice } from '../test/helpers/signal-client.js';
-import { cpuBreakdown, LeanHttpClient, run, spawnBenchServer } from './lib.js';
+import { cpuBreakdown, LeanHttpClient, run, serviceCpuSeconds, spawnBenchServer } from './lib.js';
+import { wrkClaims } from './wrk.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
 const PREKEYS = Number(process.env.BENCH_PREKEYS ?? 5_000);
@@ -12,6 +16,8 @@ const CLAIMS = Number(process.env.BENCH_CLAIMS ?? PREKEYS);
 // Unmeasured claims against another user first: a server in production is warm, and a 3-second
 // measurement of a cold one is mostly V8 compiling the path.
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5_000);
+const CLIENT = (process.env.BENCH_CLIENT ?? 'node') as 'node' | 'wrk';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 
 const otp = await new OtpWebhook().start();
 // BENCH_NODES API processes on the one database (the figure is per machine, all of them together);
@@ -66,6 +72,32 @@ await run(WARMUP, CLIENTS, async () => {
   const res = await claim(warmTarget.userId);
   if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
 });
+if (CLIENT === 'wrk') {
+  for (const c of connections) c.close();
+  const a0 = apiCpu();
+  const s0 = serviceCpuSeconds();
+  const w = await wrkClaims({
+    urls: servers.map((s) => `${s.url}/api/v1/keys/bundle/${target.userId}`),
+    tokens: fetchers.map((f) => f.accessToken),
+    connections: CLIENTS,
+    seconds: SECONDS,
+  });
+  const s1 = serviceCpuSeconds();
+  const us = (sec: number) => `${((sec / Math.max(1, w.requests)) * 1e6).toFixed(0)} µs`;
+  console.log(
+    `bundle claims (wrk): ${w.perSecond.toFixed(0)}/s over ${w.seconds.toFixed(1)} s (p50 ${w.p50.toFixed(1)} ms, p99 ${w.p99.toFixed(1)} ms); ` +
+      `${w.requests} claims, ${w.failed} not 200, ${w.withKey} with a one-time key (${w.distinct} distinct; after ${WARMUP} warm-up claims)`,
+  );
+  console.log(
+    `CPU per op: API ${us(apiCpu() - a0)}, PostgreSQL ${us(s1.postgres - s0.postgres)}, Redis ${us(s1.redis - s0.redis)}, load generator (wrk) ${us(w.cpuSeconds)}`,
+  );
+  if (w.distinct !== w.withKey) throw new Error(`${w.withKey - w.distinct} one-time prekeys handed out twice`);
+  if (w.failed > 0) throw new Error(`${w.failed} claims were not 200`);
+  await Promise.all(servers.map((s) => s.close()));
+  await otp.stop();
+  process.exit(0);
+}
+
 let withKey = 0;
 const claimed = new Set<number>();
 const cpu0 = apiCpu();
