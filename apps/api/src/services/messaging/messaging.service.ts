@@ -1,5 +1,6 @@
+import { randomFillSync } from 'node:crypto';
 import type { Logger } from 'pino';
-import { v7 as timeOrderedUuid } from 'uuid';
+import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../../config/index.js';
 import type { Actor } from '../../domain/actor.js';
 import { AppError } from '../../domain/errors.js';
@@ -56,6 +57,24 @@ const STREAM_GEN_TTL_MS = 30 * 86_400_000;
 /** One send's share of a committed batch: its envelopes' seqs and the batch's timestamp; null for a repeat. */
 type StoredSend = { seqs: Map<string, bigint>; timestamp: string } | null;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * A message id: time-ordered (UUIDv7, RFC 9562), so each insert and each ack lands on the newest
+ * pages of the primary-key index instead of a random leaf of a large one (PostgreSQL CPU per
+ * message on the messaging bench 45 → 28 µs; BENCHMARKS.md). It reveals no more than the
+ * envelope's serverTimestamp. `uuid` asks the CSPRNG for 16 bytes per id, which was 7% of the API's
+ * CPU per message; its random bits come from a pool refilled 256 ids at a time instead.
+ */
+const idEntropy = new Uint8Array(16 * 256);
+let idEntropyAt = idEntropy.length;
+function messageId(): string {
+  if (idEntropyAt === idEntropy.length) {
+    randomFillSync(idEntropy);
+    idEntropyAt = 0;
+  }
+  const random = idEntropy.subarray(idEntropyAt, idEntropyAt + 16);
+  idEntropyAt += 16;
+  return uuidv7({ random });
+}
 /** Envelopes larger than this travel as a wake-up (the stream reads them), not inside the broker message. */
 const MAX_PUSH_BYTES = 64 * 1024;
 /** Sends per group-commit statement, and statements in flight per node. */
@@ -150,10 +169,7 @@ export class MessagingService {
 
     const now = new Date();
     const envelopes: NewEnvelope[] = input.messages.map((m) => ({
-      // Time-ordered (UUIDv7, RFC 9562): each insert and each ack lands on the newest pages of the
-      // primary-key index instead of a random leaf of a large one (PostgreSQL CPU per message on
-      // the messaging bench 45 → 28 µs; BENCHMARKS.md). It reveals no more than serverTimestamp.
-      id: timeOrderedUuid(),
+      id: messageId(),
       senderId: actor.userId,
       senderDeviceId: actor.deviceId,
       recipientId: input.recipientId,
