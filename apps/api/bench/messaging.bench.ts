@@ -165,51 +165,51 @@ const body = (p: (typeof pairs)[number], n: number) => ({
 const deadline = Date.now() + MAX_SECONDS * 1000;
 
 const senderOf = pairs.map((p, i) => {
-    let sendOne: (n: number) => Promise<void>;
-    if (TRANSPORT === 'ws') {
-      const ws = senders[i]!;
-      const waiting = new Map<string, () => void>();
-      const send = corked(ws);
-      ws.on('message', (d) => {
-        // Only replies matter to a sender here: its status events (delivered) are skipped unparsed.
-        const text = d.toString();
-        if (text.startsWith('{"type":"message.status"') || text.startsWith('{"type":"status.batch"')) return;
-        const f = JSON.parse(text);
-        if (f.type === 'error') failed++;
-        if (f.type === 'send.result') {
-          const n = Number(f.requestId);
-          if (n < WARMUP) warmAccepted++;
-          else {
-            accepted[i]!.push(n);
-            acceptedTotal++;
-          }
-        }
-        if (f.type === 'send.result' || f.type === 'error') waiting.get(f.requestId)?.();
-      });
-      sendOne = (n) =>
-        new Promise<void>((resolve) => {
-          const requestId = String(n);
-          waiting.set(requestId, () => {
-            waiting.delete(requestId);
-            resolve();
-          });
-          send(JSON.stringify({ type: 'send', requestId, ...body(p, n) }));
-        });
-    } else {
-      const url = `${urlOf(i + CROSS)}/api/v1/messages/send`;
-      const headers = { authorization: `Bearer ${p.from.u.accessToken}`, 'content-type': 'application/json' };
-      sendOne = async (n) => {
-        const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body(p, n)) });
-        await r.arrayBuffer();
-        if (r.status !== 200) failed++;
-        else if (n < WARMUP) warmAccepted++;
+  let sendOne: (n: number) => Promise<void>;
+  if (TRANSPORT === 'ws') {
+    const ws = senders[i]!;
+    const waiting = new Map<string, () => void>();
+    const send = corked(ws);
+    ws.on('message', (d) => {
+      // Only replies matter to a sender here: its status events (delivered) are skipped unparsed.
+      const text = d.toString();
+      if (text.startsWith('{"type":"message.status"') || text.startsWith('{"type":"status.batch"')) return;
+      const f = JSON.parse(text);
+      if (f.type === 'error') failed++;
+      if (f.type === 'send.result') {
+        const n = Number(f.requestId);
+        if (n < WARMUP) warmAccepted++;
         else {
           accepted[i]!.push(n);
           acceptedTotal++;
         }
-      };
-    }
-    return sendOne;
+      }
+      if (f.type === 'send.result' || f.type === 'error') waiting.get(f.requestId)?.();
+    });
+    sendOne = (n) =>
+      new Promise<void>((resolve) => {
+        const requestId = String(n);
+        waiting.set(requestId, () => {
+          waiting.delete(requestId);
+          resolve();
+        });
+        send(JSON.stringify({ type: 'send', requestId, ...body(p, n) }));
+      });
+  } else {
+    const url = `${urlOf(i + CROSS)}/api/v1/messages/send`;
+    const headers = { authorization: `Bearer ${p.from.u.accessToken}`, 'content-type': 'application/json' };
+    sendOne = async (n) => {
+      const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body(p, n)) });
+      await r.arrayBuffer();
+      if (r.status !== 200) failed++;
+      else if (n < WARMUP) warmAccepted++;
+      else {
+        accepted[i]!.push(n);
+        acceptedTotal++;
+      }
+    };
+  }
+  return sendOne;
 });
 
 /** Every pair sends messages [from, to) with IN_FLIGHT sends outstanding. */
@@ -290,10 +290,21 @@ if (TIMELINE) {
   }
   for (const [w, l] of [...windows].sort((a, b) => a[0] - b[0])) {
     const s = l.sort((a, b) => a - b);
-    console.log(`  ${(w * 0.5).toFixed(1)} s: ${s.length} sent, p50 ${percentile(s, 50).toFixed(0)} p99 ${percentile(s, 99).toFixed(0)} max ${(s.at(-1) ?? 0).toFixed(0)} ms`);
+    console.log(
+      `  ${(w * 0.5).toFixed(1)} s: ${s.length} sent, p50 ${percentile(s, 50).toFixed(0)} p99 ${percentile(s, 99).toFixed(0)} max ${(s.at(-1) ?? 0).toFixed(0)} ms`,
+    );
   }
-  const p50s = [...byPair.values()].map((l) => percentile(l.sort((a, b) => a - b), 50)).sort((a, b) => a - b);
-  console.log(`  per-pair p50: min ${p50s[0]?.toFixed(0)} median ${percentile(p50s, 50).toFixed(0)} max ${p50s.at(-1)?.toFixed(0)} ms`);
+  const p50s = [...byPair.values()]
+    .map((l) =>
+      percentile(
+        l.sort((a, b) => a - b),
+        50,
+      ),
+    )
+    .sort((a, b) => a - b);
+  console.log(
+    `  per-pair p50: min ${p50s[0]?.toFixed(0)} median ${percentile(p50s, 50).toFixed(0)} max ${p50s.at(-1)?.toFixed(0)} ms`,
+  );
 }
 for (const ws of [...senders, ...recipients]) ws.terminate();
 await Promise.all(servers.map((s) => s.close()));

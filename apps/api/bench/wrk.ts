@@ -71,14 +71,24 @@ export async function wrkClaims(opts: {
       const cmd = `wrk -t1 -c${conns} -d${opts.seconds}s --timeout 10s -s '${lua}' '${url}' >/dev/null && cat /proc/$$/stat`;
       const stat = await new Promise<string>((resolve, reject) =>
         execFile('sh', ['-c', cmd], { timeout: (opts.seconds + 60) * 1000 }, (err, stdout, stderr) =>
-          err ? reject(new Error(`wrk failed (is Debian's wrk installed?): ${stderr || err.message}`)) : resolve(stdout),
+          err
+            ? reject(new Error(`wrk failed (is Debian's wrk installed?): ${stderr || err.message}`))
+            : resolve(stdout),
         ),
       );
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cpuSeconds = (Number(fields[13]) + Number(fields[14])) / 100;
       const lines = (await readFile(out, 'utf8')).trim().split('\n');
       const [, n, bad, , p50, p99, durationUs] = (lines.pop() ?? '').split(' ').map(Number);
-      return { ids: lines, n: n ?? 0, bad: bad ?? 0, p50: p50 ?? 0, p99: p99 ?? 0, secs: (durationUs ?? 0) / 1e6, cpuSeconds };
+      return {
+        ids: lines,
+        n: n ?? 0,
+        bad: bad ?? 0,
+        p50: p50 ?? 0,
+        p99: p99 ?? 0,
+        secs: (durationUs ?? 0) / 1e6,
+        cpuSeconds,
+      };
     });
     const all = await Promise.all(runs);
     const ids = all.flatMap((r) => r.ids);

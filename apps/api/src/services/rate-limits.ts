@@ -16,12 +16,24 @@ export class Limits {
   constructor(private readonly limiter: RateLimiter) {}
 
   /**
-   * `consume` for a limit checked on every message (the per-user send limit): instead of one Redis
+   * `consume` for a limit checked on every message or claim (the per-user send limit, the bundle
+   * limits): instead of one Redis
    * round trip per message, this node takes a slice of the budget (a twentieth of the rule's points)
    * from the shared counter and spends it locally. The limit still holds across nodes — every point
    * spent anywhere was taken from the one counter — at the price of precision: a user may be refused
    * up to one slice per node early, and an unspent slice lapses with its window.
    */
+  /**
+   * One point of this node's current slice, if it has one to spend: no promise and no round trip.
+   * False changes nothing; the caller then goes through `consumeLeased`.
+   */
+  tryConsumeLeased(rule: LimitRule, key: string): boolean {
+    const lease = this.leases.get(`${rule.name}:${key}`);
+    if (!lease || lease.left <= 0 || lease.expires <= Date.now()) return false;
+    lease.left--;
+    return true;
+  }
+
   async consumeLeased(rule: LimitRule, key: string): Promise<void> {
     const id = `${rule.name}:${key}`;
     for (;;) {

@@ -20,8 +20,8 @@ describe('several API processes on one PostgreSQL + Redis', () => {
     await otp.stop();
   });
 
-  async function start(): Promise<ServerProcess> {
-    const p = await spawnServer(await testEnv({ OTP_WEBHOOK_URL: otp.url, LOG_LEVEL: 'info' }));
+  async function start(env: Record<string, string> = {}): Promise<ServerProcess> {
+    const p = await spawnServer(await testEnv({ OTP_WEBHOOK_URL: otp.url, LOG_LEVEL: 'info', ...env }));
     procs.push(p);
     return p;
   }
@@ -111,4 +111,27 @@ describe('several API processes on one PostgreSQL + Redis', () => {
     ws.close();
     restarted.kill();
   }, 120_000);
+
+  it('the bundle limit holds across nodes although each spends it from local slices', async () => {
+    // 40 claims per minute per requester: each node takes slices of 2 from the shared counter.
+    const [a, b] = await Promise.all([
+      start({ RATE_LIMIT_BUNDLE_REQUESTER: '40/60' }),
+      start({ RATE_LIMIT_BUNDLE_REQUESTER: '40/60' }),
+    ]);
+    const target = await withKeys(a.url);
+    const requester = await createUser(client(a.url), otp);
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const node = i % 2 === 0 ? a : b;
+      const r = await client(node.url).get(`/keys/bundle/${target.user.userId}`, { token: requester.accessToken });
+      statuses.push(r.status);
+    }
+    const ok = statuses.filter((s) => s === 200).length;
+    // Never more than the limit in all; at most one slice per node refused early.
+    expect(ok).toBeLessThanOrEqual(40);
+    expect(ok).toBeGreaterThanOrEqual(36);
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    // Once refused, both nodes keep refusing within the window.
+    expect(statuses.slice(-4)).toEqual([429, 429, 429, 429]);
+  });
 });

@@ -506,4 +506,3 @@ function isDeviceRefusal(e: unknown): boolean {
     e instanceof AppError && (e.code === 'MISMATCHED_DEVICES' || e.code === 'STALE_DEVICES' || e.code === 'NOT_FOUND')
   );
 }
-
