@@ -12,8 +12,8 @@
 //   BENCH_WARMUP (200 per pair: sent, received and acked first, not measured: the server is warm, as in
 //   production; 0 measures a cold start too)
 //   BENCH_PEER=ejabberd  then the same shape against Debian's ejabberd (bench/peer-run.ts), and the ratio
-import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+import { frameSender } from '../src/transports/ws/frame-writer.js';
 import { OtpWebhook } from '../test/helpers/otp-webhook.js';
 import { client, createUser } from '../test/helpers/api.js';
 import { SignalDevice } from '../test/helpers/signal-client.js';
@@ -79,25 +79,11 @@ function open(url: string, token: string): Promise<WebSocket> {
 }
 
 /**
- * The load generator writes like the server does: frames of one event-loop turn leave in one write
- * (the socket corked until the turn ends). It shares the machine's two cores with the server, so a
+ * The load generator writes like the server does (the server's own frame writer): frames of one
+ * event-loop turn leave in one write. It shares the machine's two cores with the server, so a
  * system call per frame here would lower the figure being measured.
  */
-function corked(ws: WebSocket): (frame: string) => void {
-  const raw = (ws as unknown as { _socket: Socket })._socket;
-  let held = false;
-  return (frame) => {
-    if (!held) {
-      held = true;
-      raw.cork();
-      setImmediate(() => {
-        held = false;
-        raw.uncork();
-      });
-    }
-    ws.send(frame);
-  };
-}
+const corked = (ws: WebSocket) => frameSender(ws).sendRaw;
 
 // sentAt[pair][n]: when message n of a pair was sent (ms since t0); received counts per message.
 const sentAt = pairs.map(() => new Float64Array(SLOTS));
