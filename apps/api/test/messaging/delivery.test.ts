@@ -193,6 +193,29 @@ describe('store-and-forward delivery rules', () => {
     expect(self.status).toBe(200);
   });
 
+  it('message ids are time-ordered UUIDs (v7): distinct, and later sends sort after earlier ones', async () => {
+    const alice = await registered();
+    const bob = await registered();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await api.post(
+        '/messages/send',
+        { recipientId: bob.sessions[0]?.userId, messages: [envelope(1, bob.regIds[0] as number, `m${i}`)] },
+        { token: alice.sessions[0]?.accessToken },
+      );
+      expect(r.status).toBe(200);
+      ids.push(r.body.messages[0].messageId);
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(5);
+    expect([...ids].sort()).toEqual(ids);
+    // The 48-bit prefix is the send time in ms, close to the reply's clock.
+    expect(Math.abs(Number.parseInt(ids[0]?.replace('-', '').slice(0, 12) ?? '', 16) - Date.now())).toBeLessThan(
+      60_000,
+    );
+  });
+
   it('idempotent retry: same clientMessageId → same reply, one stored row, even if the body differs', async () => {
     const alice = await registered();
     const bob = await registered();
