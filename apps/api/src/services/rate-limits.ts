@@ -10,19 +10,11 @@ interface Lease {
 
 /** The one helper every service uses to apply a limit, whatever transport the call came from. */
 export class Limits {
-  /** Points of per-message limits taken from the shared counter in slices (see consumeLeased). */
+  /** Points of per-message and per-claim limits taken from the shared counter in slices (see consumeLeased). */
   private readonly leases = new Map<string, Lease>();
 
   constructor(private readonly limiter: RateLimiter) {}
 
-  /**
-   * `consume` for a limit checked on every message or claim (the per-user send limit, the bundle
-   * limits): instead of one Redis
-   * round trip per message, this node takes a slice of the budget (a twentieth of the rule's points)
-   * from the shared counter and spends it locally. The limit still holds across nodes — every point
-   * spent anywhere was taken from the one counter — at the price of precision: a user may be refused
-   * up to one slice per node early, and an unspent slice lapses with its window.
-   */
   /**
    * One point of this node's current slice, if it has one to spend: no promise and no round trip.
    * False changes nothing; the caller then goes through `consumeLeased`.
@@ -34,6 +26,14 @@ export class Limits {
     return true;
   }
 
+  /**
+   * `consume` for a limit checked on every message or claim (the per-user send limit, the bundle
+   * limits): instead of one Redis round trip per call, this node takes a slice of the budget (a
+   * twentieth of the rule's points) from the shared counter and spends it locally. The limit still
+   * holds across nodes — every point spent anywhere was taken from the one counter — at the price of
+   * precision: a user may be refused up to one slice per node early, and an unspent slice lapses
+   * with its window.
+   */
   async consumeLeased(rule: LimitRule, key: string): Promise<void> {
     const id = `${rule.name}:${key}`;
     for (;;) {
