@@ -113,8 +113,13 @@ const tooManyRequests = (id: string | number) =>
     },
   });
 
+/** The frame as text, without copying a Buffer that `ws` already delivered whole. */
 const text = (data: RawData): string =>
-  Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+  Array.isArray(data)
+    ? Buffer.concat(data).toString('utf8')
+    : Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Buffer.from(data).toString('utf8');
 
 /**
  * The ids of a frame's calls (a single message or a batch). Frames too large to be worth reading
