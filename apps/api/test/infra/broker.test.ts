@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describeBroker, randomTopic, recorder, waitFor } from '../../src/infra/broker/broker.contract.js';
 import { MemoryBroker } from '../../src/infra/broker/memory-broker.js';
 import { RedisBroker } from '../../src/infra/broker/redis-broker.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -52,5 +53,55 @@ describe('RedisBroker across nodes', () => {
     await waitFor(() => onA.got.length === 2 && onB.got.length === 2, 'cross-node delivery');
     expect(onA.got).toEqual(['from-a', 'from-b']);
     expect(onB.got).toEqual(['from-a', 'from-b']);
+  });
+});
+
+describe('RedisBroker when its subscriber connection drops', () => {
+  it('resubscribes its topics on reconnect, and closing just after a reconnect rejects nothing unhandled', async () => {
+    const target = new URL(redisUrl);
+    const proxy = await new TcpProxy(target.hostname, Number(target.port || 6379)).start();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    const pub = new Redis(redisUrl);
+    const sub = new Redis({ host: '127.0.0.1', port: proxy.port, retryStrategy: () => 50 });
+    sub.on('error', () => {});
+    const broker = new RedisBroker(pub, sub);
+    try {
+      const topics = [randomTopic('drop'), randomTopic('drop')];
+      const got = topics.map(() => recorder());
+      for (const [i, t] of topics.entries()) await broker.subscribe(t, got[i]!.handler);
+
+      proxy.cut();
+      await waitFor(() => sub.status !== 'ready', 'subscriber connection dropped');
+      proxy.restore();
+      await waitFor(() => sub.status === 'ready', 'subscriber connection back');
+      // Published until it arrives: the resubscription is asynchronous after 'ready'.
+      for (const [i, t] of topics.entries()) {
+        for (let tries = 0; tries < 40 && !got[i]!.got.includes(`after-${i}`); tries++) {
+          await broker.publish(t, `after-${i}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(got[i]!.got).toContain(`after-${i}`);
+      }
+
+      // Dropped again and closed the moment it is back, while its resubscription is in flight.
+      proxy.cut();
+      await waitFor(() => sub.status !== 'ready', 'subscriber connection dropped again');
+      const closedOnReady = new Promise<void>((resolve) =>
+        sub.once('ready', () => {
+          void broker.close().then(resolve);
+        }),
+      );
+      proxy.restore();
+      await closedOnReady;
+      await new Promise((r) => setTimeout(r, 200));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await broker.close();
+      pub.disconnect();
+      await proxy.stop();
+    }
   });
 });

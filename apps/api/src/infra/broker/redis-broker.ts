@@ -4,7 +4,13 @@ import { TopicHandlers } from './topic-handlers.js';
 
 const PREFIX = 'st:bus:';
 
-/** Redis pub/sub; one subscriber connection per process, multiplexed over all topics. */
+/**
+ * Redis pub/sub; one subscriber connection per process, multiplexed over all topics.
+ *
+ * The broker resubscribes its own topics when the subscriber connection comes back, instead of
+ * ioredis's `autoResubscribe`: that one issues a SUBSCRIBE nobody awaits, so closing the node just
+ * after a reconnect rejected it as an unhandled rejection (which ends a Node process).
+ */
 export class RedisBroker implements Broker {
   readonly backend = 'redis' as const;
   private readonly handlers = new TopicHandlers();
@@ -15,8 +21,17 @@ export class RedisBroker implements Broker {
     private readonly pub: Redis,
     private readonly sub: Redis,
   ) {
+    // The broker owns resubscription, however the connection was made (see above).
+    sub.options.autoResubscribe = false;
     sub.on('message', (channel: string, message: string) => {
       if (channel.startsWith(PREFIX)) this.handlers.dispatch(channel.slice(PREFIX.length), message);
+    });
+    // 'ready' follows every (re)connect. A topic subscribed twice is harmless, so the first connect
+    // needs no special case; a failure here is the connection dropping again, and the next
+    // 'ready' tries again.
+    sub.on('ready', () => {
+      const channels = this.handlers.topics().map((t) => PREFIX + t);
+      if (channels.length > 0) this.sub.subscribe(...channels).catch(() => {});
     });
   }
 

@@ -29,6 +29,11 @@ export class TopicHandlers {
     }
   }
 
+  /** Every topic with at least one handler. */
+  topics(): string[] {
+    return [...this.byTopic.keys()];
+  }
+
   clear(): void {
     this.byTopic.clear();
   }
