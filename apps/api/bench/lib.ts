@@ -78,6 +78,9 @@ export async function spawnBenchServer(env: Record<string, string> = {}) {
       MAX_DEVICES_PER_ACCOUNT: '100',
       // e.g. `--import=./count-queries.cjs` to instrument the server process while profiling.
       ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+      // WS_NO_BUFFER_UTIL=1: ws masks and unmasks in JavaScript instead of bufferutil (an A/B switch;
+      // it applies to the load generator in this process as well).
+      ...(process.env.WS_NO_BUFFER_UTIL ? { WS_NO_BUFFER_UTIL: '1' } : {}),
       ...env,
     },
     45_000,
