@@ -143,8 +143,10 @@ describe('one flooding WebSocket does not degrade other users (finding 3)', () =
           `p99 ${p99.toFixed(1)} ms max ${(sorted.at(-1) ?? 0).toFixed(1)} ms (without flood: p50 ${p(quiet, 0.5).toFixed(1)} ms); RSS +${((rssPeak - rssBefore) / 2 ** 20).toFixed(0)} MiB`,
       );
       // The flooder really flooded: hundreds of frames, or for 100-call tRPC batches, thousands of calls
-      // (it is refused at the upgrade for most of the 3 s, so it gets fewer frames out).
-      expect(stats.framesSent * (socket === 'trpc' ? idsPerFrame : 1)).toBeGreaterThan(200);
+      // (it is refused at the upgrade for most of the 3 s, so it gets fewer frames out). 200 is the
+      // floor of the 1,000-id case when the server cuts each of its 20 sockets after the first tick
+      // of 10 frames, which is the server doing its job quickly, so the bound includes it.
+      expect(stats.framesSent * (socket === 'trpc' ? idsPerFrame : 1)).toBeGreaterThanOrEqual(200);
       expect(stats.internalErrors).toBe(0);
       // The flooder was refused (error frames) and cut off (1008), not served.
       expect(stats.errorFrames).toBeGreaterThan(0);
