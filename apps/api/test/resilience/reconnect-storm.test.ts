@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -26,6 +27,14 @@ async function pool<T, R>(items: T[], n: number, fn: (x: T, i: number) => Promis
     }),
   );
   return out;
+}
+
+/** The API's liveness probe timeout in the Kubernetes manifest, in ms. */
+function livenessTimeoutMs(): number {
+  const manifest = readFileSync(new URL('../../../../k8s/api.yaml', import.meta.url), 'utf8');
+  const s = /livenessProbe:[\s\S]*?timeoutSeconds:\s*(\d+)/.exec(manifest)?.[1];
+  if (!s) throw new Error('k8s/api.yaml: no livenessProbe timeoutSeconds');
+  return Number(s) * 1000;
 }
 
 /** Times `GET /health` every 20 ms on a worker thread until `stop()`, which returns the latencies (ms). */
@@ -169,10 +178,15 @@ describe('reconnect storm', () => {
     console.log(
       `reconnect storm: ${SOCKETS} sockets resubscribed in ${(stormMs / 1000).toFixed(1)} s, ` +
         `${expected.size} queued envelopes, 0 lost; /health during the storm p50 ${percentile(sorted, 50).toFixed(1)} ms, ` +
-        `p99 ${percentile(sorted, 99).toFixed(1)} ms (${sorted.length} probes)`,
+        `p99 ${percentile(sorted, 99).toFixed(1)} ms, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms (${sorted.length} probes)`,
     );
     expect(health.length).toBeGreaterThan(0);
-    expect(percentile(sorted, 99)).toBeLessThan(2_000);
+    // Most probes are answered at once, and none as slowly as the liveness probe of the deployment
+    // gives up (k8s/api.yaml): a storm never counts against the node's liveness. (The node is busy
+    // for the whole storm on two shared cores, so a probe that lands behind a burst of upgrades can
+    // wait a second or two; that is the figure docs/operations.md records.)
+    expect(percentile(sorted, 50)).toBeLessThan(250);
+    expect(sorted.at(-1)).toBeLessThan(livenessTimeoutMs());
     for (const ws of second) ws.terminate();
   }, 600_000);
 });
